@@ -1,0 +1,1 @@
+"""Private implementation modules of rlblocks; import the public names from `rlblocks`."""

@@ -1,0 +1,57 @@
+"""Trace-time shape checks: messages name the argument, layout and shape."""
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from rlblocks._src import checks
+
+
+def test_rank_error_names_argument_and_shape():
+    with pytest.raises(
+        ValueError, match=r"q_t must have rank 1 \(\[A\]\), got shape \(32, 4\)"
+    ):
+        checks.check_shapes({"q_t": (jnp.zeros((32, 4)), "A")})
+
+
+def test_dimension_mismatch_names_both_arguments():
+    with pytest.raises(
+        ValueError,
+        match=r"a_tm1 must have shape \[B\] with B=3 \(from q_tm1 of shape \(3, 2\)\), got shape \(4,\)",
+    ):
+        checks.check_shapes(
+            {
+                "q_tm1": (jnp.zeros((3, 2)), "B A"),
+                "a_tm1": (jnp.zeros(4, jnp.int32), "B"),
+            }
+        )
+
+
+def test_returns_dims_and_checks_dtype():
+    dims = checks.check_shapes(
+        {"q": (jnp.zeros((3, 2)), "B A"), "a": (jnp.zeros(3, jnp.int32), "B", "int")}
+    )
+    assert dims == {"B": 3, "A": 2}
+    with pytest.raises(ValueError, match="a must have an integer dtype, got float32"):
+        checks.check_shapes({"a": (jnp.zeros(3), "B", "int")})
+
+
+def test_fixed_size_and_known_dims():
+    with pytest.raises(ValueError, match=r"x must have shape \[B, 2\]"):
+        checks.check_shapes({"x": (jnp.zeros((3, 5)), "B 2")})
+    with pytest.raises(ValueError, match=r"with A=4 \(from the caller\)"):
+        checks.check_shapes({"x": (jnp.zeros(3), "A")}, dims={"A": 4})
+
+
+def test_checks_run_at_trace_time_under_jit():
+    f = jax.jit(lambda x: checks.check_shapes({"x": (x, "B")}) and x)
+    with pytest.raises(ValueError, match="x must have rank 1"):
+        f(jnp.zeros((2, 2)))
+
+
+def test_check_in_range():
+    checks.check_in_range(0.5, 0.0, 1.0, "epsilon")
+    with pytest.raises(ValueError, match=r"epsilon must lie in \[0.0, 1.0\], got 1.5"):
+        checks.check_in_range(1.5, 0.0, 1.0, "epsilon")
+    with pytest.raises(ValueError, match="epsilon must lie"):
+        checks.check_in_range(float("nan"), 0.0, 1.0, "epsilon")
