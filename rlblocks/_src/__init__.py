@@ -1,1 +1,1 @@
-"""Private implementation modules of rlblocks; import the public names from `rlblocks`."""
+"""Private implementation modules of rlblocks; public names live in `rlblocks`."""

@@ -67,7 +67,7 @@ def check_shapes(
         names = layout.split()
         shape = tuple(jnp.shape(value))
         check_rank(value, len(names), name, _layout(names))
-        for dim, size in zip(names, shape):
+        for dim, size in zip(names, shape, strict=True):
             if dim.isdigit():
                 if size != int(dim):
                     raise ValueError(
