@@ -12,6 +12,8 @@ time i+1, the returned ``G[i]`` is the return from time i.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -20,7 +22,7 @@ from rlblocks._src import checks
 from rlblocks._src.types import Array, ArrayLike, Numeric
 
 # Unrolling a few scan iterations removes most of the loop overhead on CPU.
-_UNROLL = 8
+_UNROLL = 1
 
 
 def maybe_stop_gradient(x: Array, stop: bool | ArrayLike) -> Array:
@@ -51,6 +53,29 @@ def linear_scan(a: Array, b: Array, init: Array) -> Array:
 
     init = jnp.asarray(init, a.dtype)
     return jax.lax.scan(body, init, (a, b), reverse=True, unroll=_UNROLL)[1]
+
+
+# XLA on CPU reduces a short minor axis slowly; up to this many actions the
+# reductions over actions below are unrolled into elementwise ops instead.
+_UNROLL_ACTIONS = 16
+
+
+def reduce_actions(x: Array, op: str) -> Array:
+    """Sum or max over the last (action) axis of `x`."""
+    size = x.shape[-1]
+    if size > _UNROLL_ACTIONS:
+        return jnp.sum(x, axis=-1) if op == "sum" else jnp.max(x, axis=-1)
+    combine = jnp.add if op == "sum" else jnp.maximum
+    return functools.reduce(combine, (x[..., i] for i in range(size)))
+
+
+def select_actions(q: Array, a: ArrayLike) -> Array:
+    """q[..., a[...]] for q [..., A] and integer a [...]."""
+    a = jnp.asarray(a)
+    if q.shape[-1] > _UNROLL_ACTIONS:
+        return jnp.take_along_axis(q, a[..., None], axis=-1)[..., 0]
+    picked = (jnp.where(a == i, q[..., i], 0.0) for i in range(q.shape[-1]))
+    return functools.reduce(jnp.add, picked)
 
 
 def float_dtype(*xs) -> jnp.dtype:
@@ -354,8 +379,8 @@ def general_off_policy_returns_from_action_values(
         }
     )
     q_t, pi_t = jnp.asarray(q_t), jnp.asarray(pi_t)
-    v_t = jnp.sum(pi_t * q_t, axis=-1)
-    q_a_t = jnp.take_along_axis(q_t, jnp.asarray(a_t)[:, None], axis=-1)[:-1, 0]
+    v_t = reduce_actions(pi_t * q_t, "sum")
+    q_a_t = select_actions(q_t, a_t)[:-1]
     return general_off_policy_returns_from_q_and_v(
         q_a_t, v_t, r_t, discount_t, jnp.asarray(c_t)[:-1], stop_target_gradients
     )

@@ -15,7 +15,7 @@ from rlblocks._src.types import Array, ArrayLike, Numeric
 
 
 def _pick(q: Array, a: ArrayLike) -> Array:
-    return jnp.take_along_axis(q, jnp.asarray(a)[:, None], axis=-1)[:, 0]
+    return multistep.select_actions(q, a)
 
 
 def td_lambda(
@@ -144,7 +144,11 @@ def q_lambda(
     _check_q(q_tm1, a_tm1, r_t, discount_t, q_t)
     q_tm1, q_t = jnp.asarray(q_tm1), jnp.asarray(q_t)
     target = multistep.lambda_returns(
-        r_t, discount_t, jnp.max(q_t, axis=-1), lambda_, stop_target_gradients
+        r_t,
+        discount_t,
+        multistep.reduce_actions(q_t, "max"),
+        lambda_,
+        stop_target_gradients,
     )
     return target - _pick(q_tm1, a_tm1)
 

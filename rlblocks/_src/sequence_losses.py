@@ -20,7 +20,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rlblocks._src import checks, losses, multistep_td, vtrace
+from rlblocks._src import checks, losses, multistep, multistep_td, vtrace
 from rlblocks._src.types import Array, ArrayLike, Numeric
 
 
@@ -154,7 +154,7 @@ def _check_q(specs, extra=None):
 
 
 def _picked(q, a):
-    return jnp.take_along_axis(q, a[..., None], axis=-1)[..., 0]
+    return multistep.select_actions(q, a)
 
 
 def sarsa_lambda_loss(
