@@ -62,6 +62,8 @@ def make_data(seed: int, size: int, seeds: int = SEEDS) -> dict[str, np.ndarray]
         "lam_k": rng.uniform(0.0, 1.0, (seeds, size - 1)),
         "mask": rng.random((seeds, size)) > 0.3,
         "watkins": 0.6 * (a_t == q_t.argmax(-1)),
+        "log_pi": -np.abs(normal(size)),
+        "log_mu": -np.abs(normal(size)),
     }
     return data
 
@@ -647,3 +649,283 @@ def test_bad_hyperparameters_raise():
         rlb.lambda_returns(r, r, r, jnp.ones((3, 1)))
     with pytest.raises(ValueError, match="r_t must have a floating-point dtype"):
         rlb.lambda_returns(jnp.ones(3, jnp.int32), r, r)
+
+
+# --- batched sequence losses -------------------------------------------------------
+
+CASE = {case.name: case for case in CASES}
+
+
+@dataclasses.dataclass(frozen=True)
+class LossCase:
+    """A sequence loss, its arguments (name -> data key) and per-sequence reference."""
+
+    name: str
+    fn: Callable
+    args: dict
+    ref: Callable  # truncated single-trajectory data -> per-sequence loss
+    static: dict = dataclasses.field(default_factory=dict)
+
+    def call(self, data, **kw):
+        kwargs = {arg: data[key] for arg, key in self.args.items()}
+        return self.fn(**kwargs, **self.static, **kw)
+
+    def __repr__(self):
+        return self.name
+
+
+def _td_ref(name, huber_delta=None):
+    return lambda d: np.sum(ref.penalty(CASE[name].ref(d), huber_delta))
+
+
+def _vtrace_loss_ref(d, cost=0.5):
+    rho = np.exp(d["log_pi"] - d["log_mu"])
+    errors, adv, _ = ref.vtrace(
+        d["v_tm1"], d["v_t"], d["r_t"], d["discount_t"], rho, d["lam"], 1.2, 0.9
+    )
+    return -np.sum(adv * d["log_pi"]) + cost * np.sum(ref.penalty(errors))
+
+
+LOSS_CASES = [
+    LossCase(
+        "td_lambda_loss",
+        rlb.td_lambda_loss,
+        CASE["td_lambda"].args,
+        _td_ref("td_lambda"),
+    ),
+    LossCase(
+        "td_lambda_loss_huber",
+        rlb.td_lambda_loss,
+        CASE["td_lambda"].args,
+        _td_ref("td_lambda", 0.5),
+        {"huber_delta": 0.5},
+    ),
+    LossCase(
+        "sarsa_lambda_loss",
+        rlb.sarsa_lambda_loss,
+        CASE["sarsa_lambda"].args,
+        _td_ref("sarsa_lambda"),
+        {"lambda_": 0.6},
+    ),
+    LossCase(
+        "q_lambda_loss_peng",
+        rlb.q_lambda_loss,
+        CASE["q_lambda_peng"].args,
+        _td_ref("q_lambda_peng"),
+        {"lambda_": 0.6},
+    ),
+    LossCase(
+        "q_lambda_loss_watkins",
+        rlb.q_lambda_loss,
+        CASE["q_lambda_watkins"].args,
+        _td_ref("q_lambda_watkins"),
+    ),
+    LossCase(
+        "retrace_loss",
+        rlb.retrace_loss,
+        CASE["retrace"].args,
+        _td_ref("retrace"),
+        {"lambda_": 0.9, "eps": 0.0},
+    ),
+    LossCase(
+        "vtrace_loss",
+        rlb.vtrace_loss,
+        {
+            "v_tm1": "v_tm1",
+            "v_t": "v_t",
+            "r_t": "r_t",
+            "discount_t": "discount_t",
+            "log_pi_a_tm1": "log_pi",
+            "log_mu_a_tm1": "log_mu",
+            "lambda_": "lam",
+        },
+        _vtrace_loss_ref,
+        {"clip_rho_threshold": 1.2, "clip_pg_rho_threshold": 0.9, "baseline_cost": 0.5},
+    ),
+]
+
+BATCH = 5
+
+
+def _time_major(data):
+    """[B, T, ...] trajectories -> time-major [T, B, ...] (scalars dropped)."""
+    size = data["r_t"].shape[1]
+    return {
+        k: np.swapaxes(v, 0, 1)
+        for k, v in data.items()
+        if v.ndim >= 2 and v.shape[1] == size
+    }
+
+
+def _loss_data(size, seed=0):
+    data = make_data(seed, size, seeds=BATCH)
+    lengths = np.array([size, 0, 1, size // 2, max(size - 1, 0)])
+    weights = np.random.default_rng(seed).uniform(0.5, 2.0, BATCH)
+    return data, lengths, weights
+
+
+def _ref_loss(case, data, lengths, weights):
+    per_sequence = []
+    for b, length in enumerate(lengths):
+        d = {k: v[b][:length] for k, v in data.items() if v.ndim >= 2}
+        per_sequence.append(case.ref(d) if length else 0.0)
+    return np.mean(weights * np.array(per_sequence))
+
+
+@pytest.mark.parametrize("size", [1, 7])
+@pytest.mark.parametrize("case", LOSS_CASES, ids=repr)
+def test_loss_matches_reference(case, size):
+    data, lengths, weights = _loss_data(size)
+    loss, extras = jax.jit(case.call)(
+        to_jax(_time_major(data)),
+        sequence_lengths=jnp.asarray(lengths),
+        weights=jnp.asarray(weights, jnp.float32),
+    )
+    expected = _ref_loss(case, data, lengths, weights)
+    np.testing.assert_allclose(loss, expected, rtol=1e-4, atol=1e-4)
+    valid = np.arange(size)[:, None] < lengths[None]
+    np.testing.assert_array_equal(extras.mask, valid)
+    assert np.all(np.asarray(extras.td_error)[~valid] == 0)
+    assert np.all(np.asarray(extras.target)[~valid] == 0)
+
+
+def test_loss_without_lengths_equals_full_lengths():
+    case = LOSS_CASES[0]
+    data = to_jax(_time_major(_loss_data(7)[0]))
+    full, _ = case.call(data)
+    same, _ = case.call(data, sequence_lengths=jnp.full(BATCH, 7))
+    np.testing.assert_allclose(full, same, rtol=1e-6)
+
+
+def _with_padding(data, valid, fill_float, fill_int):
+    out = {}
+    for k, v in data.items():
+        shape = valid.shape + (1,) * (v.ndim - 2)
+        fill = fill_float if v.dtype.kind == "f" else fill_int
+        out[k] = np.where(valid.reshape(shape), v, fill).astype(v.dtype)
+    return out
+
+
+@pytest.mark.parametrize("case", LOSS_CASES, ids=repr)
+def test_padding_contributes_zero_loss_and_zero_gradient(case):
+    size = 7
+    data, lengths, _ = _loss_data(size, seed=1)
+    tm = _time_major(data)
+    valid = np.arange(size)[:, None] < lengths[None]
+    keys = [k for k in case.args.values() if tm[k].dtype.kind == "f"]
+
+    def loss_fn(floats, rest):
+        return case.call({**rest, **floats}, sequence_lengths=jnp.asarray(lengths))[0]
+
+    grad_fn = jax.jit(jax.value_and_grad(loss_fn))
+    results = []
+    for fill_float, fill_int in [(0.0, 0), (np.nan, 10**6)]:
+        padded = to_jax(_with_padding(tm, valid, fill_float, fill_int))
+        floats = {k: padded[k] for k in keys}
+        rest = {k: v for k, v in padded.items() if k not in keys}
+        results.append(grad_fn(floats, rest))
+    (clean_loss, clean_grads), (nan_loss, nan_grads) = results
+    assert np.isfinite(nan_loss)
+    np.testing.assert_allclose(nan_loss, clean_loss, rtol=1e-6)
+    for k in keys:
+        grad = np.asarray(nan_grads[k])
+        assert np.all(np.isfinite(grad)), k
+        padded_grad = grad[~valid]
+        assert np.all(padded_grad == 0.0), k  # exactly zero
+        np.testing.assert_allclose(grad, clean_grads[k], rtol=1e-6, atol=1e-7)
+    # and the valid steps do carry gradient into the predictions
+    assert np.abs(np.asarray(nan_grads[keys[0]])[valid]).max() > 0
+
+
+def test_hand_sequence_losses():
+    # td_lambda_loss, B = 2, both columns hold the shared case (v_tm1 = [1, 2]):
+    #   length 2: errors [5.5, 10] -> ½(30.25 + 100) = 65.125
+    #   length 1: G₀ = 1 + 0.5·10 = 6, error 5 -> ½·25 = 12.5
+    #   weights [1, 2]: (65.125 + 2·12.5) / 2 = 45.0625
+    col = np.array([[1.0, 1.0], [2.0, 2.0]])
+    loss, extras = rlb.td_lambda_loss(
+        _f(col),
+        _f(np.tile(np.array(R2)[:, None], 2)),
+        _f(np.tile(np.array(D2)[:, None], 2)),
+        _f(np.tile(np.array(V2)[:, None], 2)),
+        0.5,
+        sequence_lengths=jnp.array([2, 1]),
+        weights=_f([1.0, 2.0]),
+    )
+    np.testing.assert_allclose(loss, 45.0625)
+    np.testing.assert_allclose(extras.td_error, [[5.5, 5.0], [10.0, 0.0]])
+    np.testing.assert_allclose(extras.target, [[6.5, 6.0], [12.0, 0.0]])
+    # Sarsa(λ) and Q(λ) cases above have errors [4.5, 9]: ½(20.25 + 81) = 50.625.
+    q_tm1, a_tm1 = _f(Q_TM1)[:, None], _i(A_TM1)[:, None]
+    r, d = _f(R2)[:, None], _f(D2)[:, None]
+    sarsa, _ = rlb.sarsa_lambda_loss(
+        q_tm1, a_tm1, r, d, _f([[10, 0], [0, 20]])[:, None], _i([[0], [1]]), 0.5
+    )
+    q_loss, _ = rlb.q_lambda_loss(
+        q_tm1, a_tm1, r, d, _f([[10, 4], [0, 20]])[:, None], 0.5
+    )
+    np.testing.assert_allclose([sarsa, q_loss], [50.625, 50.625])
+    # Retrace case errors [0.625, 0.5]: ½(0.390625 + 0.25) = 0.3203125.
+    retrace, _ = rlb.retrace_loss(
+        q_tm1,
+        _f([[1, 3], [2, 6]])[:, None],
+        a_tm1,
+        _i([[0], [1]]),
+        _f([[1], [1]]),
+        d,
+        _f([[0.5, 0.5], [0.25, 0.75]])[:, None],
+        _f([[1.0], [0.5]]),
+        1.0,
+        eps=0.0,
+    )
+    np.testing.assert_allclose(retrace, 0.3203125)
+
+
+def test_hand_vtrace_loss():
+    # The V-trace case with π(a) = [0.8, 0.25], μ(a) = [0.4, 0.5] (ρ = [2, 0.5]):
+    # errors [1.25, 0.5] -> value ½(1.5625 + 0.25) = 0.90625;
+    # A = [1.25, 0.5] -> policy −(1.25 log 0.8 + 0.5 log 0.25) ≈ 0.97208.
+    v_tm1, v_t, r, d, _ = (_f(x)[:, None] for x in VT)
+    log_pi, log_mu = _f(np.log([[0.8], [0.25]])), _f(np.log([[0.4], [0.5]]))
+    loss, extras = rlb.vtrace_loss(v_tm1, v_t, r, d, log_pi, log_mu)
+    policy = -(1.25 * np.log(0.8) + 0.5 * np.log(0.25))
+    np.testing.assert_allclose(extras.value_loss, 0.90625, rtol=1e-6)
+    np.testing.assert_allclose(extras.policy_loss, policy, rtol=1e-6)
+    np.testing.assert_allclose(loss, policy + 0.90625, rtol=1e-6)
+    np.testing.assert_allclose(extras.vs[:, 0], [2.25, 2.5])
+    np.testing.assert_allclose(extras.pg_advantages[:, 0], [1.25, 0.5])
+    np.testing.assert_allclose(extras.rho[:, 0], [2.0, 0.5], rtol=1e-6)
+    # The value part reaches v_tm1 only; the policy part reaches log π only.
+    grads = jax.grad(
+        lambda v, lp: rlb.vtrace_loss(v, v_t, r, d, lp, log_mu)[0], (0, 1)
+    )(v_tm1, log_pi)
+    np.testing.assert_allclose(grads[0][:, 0], [-1.25, -0.5])  # −errors
+    np.testing.assert_allclose(grads[1][:, 0], [-1.25, -0.5])  # −A
+
+
+def test_loss_bad_shapes_raise():
+    data = to_jax(_time_major(_loss_data(4)[0]))
+    case = LOSS_CASES[0]
+    with pytest.raises(ValueError, match=r"\bsequence_lengths\b"):
+        case.call(data, sequence_lengths=jnp.ones((BATCH, 1), jnp.int32))
+    with pytest.raises(ValueError, match=r"\bsequence_lengths\b"):
+        case.call(data, sequence_lengths=jnp.full(BATCH, 5))  # longer than T
+    with pytest.raises(ValueError, match=r"\bweights\b"):
+        case.call(data, weights=jnp.ones(BATCH + 1))
+    with pytest.raises(ValueError, match=r"\blambda_\b"):
+        rlb.td_lambda_loss(
+            data["v_tm1"], data["r_t"], data["discount_t"], data["v_t"], jnp.ones(4)
+        )
+    with pytest.raises(ValueError, match=r"\bv_t\b"):
+        rlb.td_lambda_loss(
+            data["v_tm1"], data["r_t"], data["discount_t"], data["v_t"][:, :-1], 0.5
+        )
+    with pytest.raises(ValueError, match=r"\bq_t\b"):
+        rlb.q_lambda_loss(
+            data["q_tm1"],
+            data["a_tm1"],
+            data["r_t"],
+            data["discount_t"],
+            data["q_t"][:-1],
+            0.5,
+        )
