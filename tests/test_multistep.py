@@ -7,6 +7,7 @@ tests/reference.py; hand-computed cases carry their arithmetic in comments.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from collections.abc import Callable
 
@@ -352,9 +353,28 @@ def _tol(expected):
 # --- every function against the float64 reference ----------------------------
 
 
-def _check_reference(case, size, wrap):
+# Compiling every case in one jitted function per shape is ~2.5x cheaper than one
+# compilation per case; results are cached and each case's test reads its own.
+# (Eager execution of every function is covered by the hand-computed tests.)
+
+
+@functools.cache
+def _all_cases_batched(size: int):
     data = make_data(size, size)
-    got = wrap(jax.vmap(case.call))(to_jax(data))  # all seeds in one call
+    run = jax.vmap(lambda d: [case.call(d) for case in CASES])  # all seeds at once
+    return data, jax.jit(run)(to_jax(data))
+
+
+@functools.cache
+def _all_cases_looped(size: int):
+    one = jax.jit(lambda d: [case.call(d) for case in CASES])
+    data = to_jax(make_data(size, size))
+    return [one(_seed(data, s)) for s in range(SEEDS)]
+
+
+def _check_reference(case, size):
+    data, outs = _all_cases_batched(size)
+    got = outs[CASES.index(case)]
     for s in range(SEEDS):
         expected = case.ref(_seed(data, s))
         np.testing.assert_allclose(got[s], expected, **_tol(expected))
@@ -364,16 +384,10 @@ def _check_reference(case, size, wrap):
 @pytest.mark.parametrize("size", LENGTHS)
 @pytest.mark.parametrize("case", CASES, ids=repr)
 def test_matches_reference_jit(case, size):
-    batched = _check_reference(case, size, jax.jit)
+    batched = _check_reference(case, size)
     if size == 7:  # vmap equals a loop over single trajectories
-        one, data = jax.jit(case.call), to_jax(make_data(size, size))
-        looped = jnp.stack([one(_seed(data, s)) for s in range(SEEDS)])
-        np.testing.assert_allclose(batched, looped, rtol=1e-6, atol=1e-6)
-
-
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_matches_reference_eager(case):
-    _check_reference(case, 7, lambda fn: fn)
+        looped = [out[CASES.index(case)] for out in _all_cases_looped(size)]
+        np.testing.assert_allclose(batched, np.stack(looped), rtol=1e-6, atol=1e-6)
 
 
 # --- stop-gradient: both settings --------------------------------------------
@@ -394,36 +408,55 @@ def _numeric_grad(fn, data, keys, h=1e-6):
     return grads
 
 
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_gradients_follow_stop_target_gradients(case):
-    data = _seed(make_data(2, 7), 0)
-    floats_only = (k for k in case.args.values() if data[k].dtype == np.float64)
-    keys = [k for k in floats_only if k != "watkins"]  # λ here is data-dependent
+def _grad_keys(case, data):
+    floats = (k for k in case.args.values() if data[k].dtype == np.float64)
+    return [k for k in floats if k != "watkins"]  # λ here is data-dependent
+
+
+def _grad_weights(case, data):
     weights = np.random.default_rng(0).normal(size=np.shape(case.ref(data)))
     if weights.ndim == 2:
         weights[2] = 0.0  # pg_advantage is differentiable through ρ in both modes
+    return weights
 
-    def ours(floats, rest, stop):
-        out = case.call({**rest, **floats}, stop_target_gradients=stop)
-        return jnp.sum(out * weights)
 
-    floats = {k: jnp.asarray(data[k], jnp.float32) for k in keys}
-    rest = {k: v for k, v in to_jax(data).items() if k not in keys}
-    grad = jax.jit(jax.grad(ours))  # the flag is traced: one compile, both modes
-    pred = case.prediction or (lambda d: 0.0 * case.ref(d))
-    # stop=True: only the prediction carries gradient, d(-w·pred); else d(w·G).
-    for stop, fn in [
-        (True, lambda d: -np.sum(weights * pred(d))),
-        (False, lambda d: np.sum(weights * case.ref(d))),
-    ]:
-        got = grad(floats, rest, jnp.asarray(stop))
-        expected = _numeric_grad(fn, data, keys)
-        for key in keys:
-            np.testing.assert_allclose(
-                got[key], expected[key], rtol=1e-3, atol=1e-3, err_msg=f"{stop} {key}"
-            )
-    # Without stopping, gradient really reaches the bootstrap side.
-    assert any(np.abs(expected[k]).max() > 1e-3 for k in keys if k != "r_t")
+@functools.cache
+def _all_gradients():
+    """Gradients of Σ w·out for every case, one compilation (the flag is traced)."""
+    data = _seed(make_data(2, 7), 0)
+    jdata = to_jax(data)
+
+    def grads(jdata, flag):
+        out = []
+        for case in CASES:
+            keys, weights = _grad_keys(case, data), _grad_weights(case, data)
+
+            def total(floats, case=case, weights=weights):
+                kw = {**jdata, **floats}
+                return jnp.sum(case.call(kw, stop_target_gradients=flag) * weights)
+
+            out.append(jax.grad(total)({k: jdata[k] for k in keys}))
+        return out
+
+    fn = jax.jit(grads)
+    return data, {stop: fn(jdata, jnp.asarray(stop)) for stop in (True, False)}
+
+
+@pytest.mark.parametrize("stop", [True, False])
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_gradients_follow_stop_target_gradients(case, stop):
+    data, all_grads = _all_gradients()
+    got = all_grads[stop][CASES.index(case)]
+    keys, weights = _grad_keys(case, data), _grad_weights(case, data)
+    if stop:  # only the prediction carries gradient: d(−w·pred)
+        pred = case.prediction or (lambda d: 0.0 * case.ref(d))
+        expected = _numeric_grad(lambda d: -np.sum(weights * pred(d)), data, keys)
+    else:
+        expected = _numeric_grad(lambda d: np.sum(weights * case.ref(d)), data, keys)
+        # the bootstrap side really carries gradient when not stopped
+        assert any(np.abs(expected[k]).max() > 1e-3 for k in keys if k != "r_t")
+    for key in keys:
+        np.testing.assert_allclose(got[key], expected[key], rtol=1e-3, atol=1e-3)
 
 
 def test_default_stops_target_gradients_everywhere():
@@ -772,15 +805,23 @@ def _ref_loss(case, data, lengths, weights):
     return np.mean(weights * np.array(per_sequence))
 
 
+@functools.cache
+def _all_losses(size: int):
+    data, lengths, weights = _loss_data(size)
+
+    def run(d):
+        kw = {"sequence_lengths": jnp.asarray(lengths), "weights": weights}
+        return [case.call(d, **kw) for case in LOSS_CASES]
+
+    weights = jnp.asarray(weights, jnp.float32)
+    return data, lengths, np.asarray(weights), jax.jit(run)(to_jax(_time_major(data)))
+
+
 @pytest.mark.parametrize("size", [1, 7])
 @pytest.mark.parametrize("case", LOSS_CASES, ids=repr)
 def test_loss_matches_reference(case, size):
-    data, lengths, weights = _loss_data(size)
-    loss, extras = jax.jit(case.call)(
-        to_jax(_time_major(data)),
-        sequence_lengths=jnp.asarray(lengths),
-        weights=jnp.asarray(weights, jnp.float32),
-    )
+    data, lengths, weights, outs = _all_losses(size)
+    loss, extras = outs[LOSS_CASES.index(case)]
     expected = _ref_loss(case, data, lengths, weights)
     np.testing.assert_allclose(loss, expected, rtol=1e-4, atol=1e-4)
     valid = np.arange(size)[:, None] < lengths[None]
@@ -806,34 +847,45 @@ def _with_padding(data, valid, fill_float, fill_int):
     return out
 
 
-@pytest.mark.parametrize("case", LOSS_CASES, ids=repr)
-def test_padding_contributes_zero_loss_and_zero_gradient(case):
+@functools.cache
+def _padded_loss_grads():
+    """(valid, [(loss, grads) per case] with zero padding, same with NaN padding)."""
     size = 7
     data, lengths, _ = _loss_data(size, seed=1)
     tm = _time_major(data)
     valid = np.arange(size)[:, None] < lengths[None]
-    keys = [k for k in case.args.values() if tm[k].dtype.kind == "f"]
+    floats = [k for k, v in tm.items() if v.dtype.kind == "f"]
 
-    def loss_fn(floats, rest):
-        return case.call({**rest, **floats}, sequence_lengths=jnp.asarray(lengths))[0]
+    def run(padded):
+        def loss(fl, case):
+            kw = {**padded, **fl}
+            return case.call(kw, sequence_lengths=jnp.asarray(lengths))[0]
 
-    grad_fn = jax.jit(jax.value_and_grad(loss_fn))
-    results = []
-    for fill_float, fill_int in [(0.0, 0), (np.nan, 10**6)]:
-        padded = to_jax(_with_padding(tm, valid, fill_float, fill_int))
-        floats = {k: padded[k] for k in keys}
-        rest = {k: v for k, v in padded.items() if k not in keys}
-        results.append(grad_fn(floats, rest))
-    (clean_loss, clean_grads), (nan_loss, nan_grads) = results
+        fl = {k: padded[k] for k in floats}
+        return [jax.value_and_grad(loss)(fl, case) for case in LOSS_CASES]
+
+    run = jax.jit(run)
+    results = [
+        run(to_jax(_with_padding(tm, valid, fill_float, fill_int)))
+        for fill_float, fill_int in [(0.0, 0), (np.nan, 10**6)]
+    ]
+    return valid, *results
+
+
+@pytest.mark.parametrize("case", LOSS_CASES, ids=repr)
+def test_padding_contributes_zero_loss_and_zero_gradient(case):
+    valid, clean, nan = _padded_loss_grads()
+    (clean_loss, clean_grads) = clean[LOSS_CASES.index(case)]
+    (nan_loss, nan_grads) = nan[LOSS_CASES.index(case)]
     assert np.isfinite(nan_loss)
     np.testing.assert_allclose(nan_loss, clean_loss, rtol=1e-6)
+    keys = [k for k in case.args.values() if k in nan_grads]
     for k in keys:
         grad = np.asarray(nan_grads[k])
         assert np.all(np.isfinite(grad)), k
-        padded_grad = grad[~valid]
-        assert np.all(padded_grad == 0.0), k  # exactly zero
+        assert np.all(grad[~valid] == 0.0), k  # exactly zero on padded steps
         np.testing.assert_allclose(grad, clean_grads[k], rtol=1e-6, atol=1e-7)
-    # and the valid steps do carry gradient into the predictions
+    # the valid steps do carry gradient into the predictions
     assert np.abs(np.asarray(nan_grads[keys[0]])[valid]).max() > 0
 
 
@@ -843,7 +895,7 @@ def test_hand_sequence_losses():
     #   length 1: G₀ = 1 + 0.5·10 = 6, error 5 -> ½·25 = 12.5
     #   weights [1, 2]: (65.125 + 2·12.5) / 2 = 45.0625
     col = np.array([[1.0, 1.0], [2.0, 2.0]])
-    loss, extras = rlb.td_lambda_loss(
+    loss, extras = jax.jit(rlb.td_lambda_loss)(
         _f(col),
         _f(np.tile(np.array(R2)[:, None], 2)),
         _f(np.tile(np.array(D2)[:, None], 2)),
@@ -858,15 +910,15 @@ def test_hand_sequence_losses():
     # Sarsa(λ) and Q(λ) cases above have errors [4.5, 9]: ½(20.25 + 81) = 50.625.
     q_tm1, a_tm1 = _f(Q_TM1)[:, None], _i(A_TM1)[:, None]
     r, d = _f(R2)[:, None], _f(D2)[:, None]
-    sarsa, _ = rlb.sarsa_lambda_loss(
+    sarsa, _ = jax.jit(rlb.sarsa_lambda_loss)(
         q_tm1, a_tm1, r, d, _f([[10, 0], [0, 20]])[:, None], _i([[0], [1]]), 0.5
     )
-    q_loss, _ = rlb.q_lambda_loss(
+    q_loss, _ = jax.jit(rlb.q_lambda_loss)(
         q_tm1, a_tm1, r, d, _f([[10, 4], [0, 20]])[:, None], 0.5
     )
     np.testing.assert_allclose([sarsa, q_loss], [50.625, 50.625])
     # Retrace case errors [0.625, 0.5]: ½(0.390625 + 0.25) = 0.3203125.
-    retrace, _ = rlb.retrace_loss(
+    retrace, _ = jax.jit(rlb.retrace_loss)(
         q_tm1,
         _f([[1, 3], [2, 6]])[:, None],
         a_tm1,
@@ -887,7 +939,7 @@ def test_hand_vtrace_loss():
     # A = [1.25, 0.5] -> policy −(1.25 log 0.8 + 0.5 log 0.25) ≈ 0.97208.
     v_tm1, v_t, r, d, _ = (_f(x)[:, None] for x in VT)
     log_pi, log_mu = _f(np.log([[0.8], [0.25]])), _f(np.log([[0.4], [0.5]]))
-    loss, extras = rlb.vtrace_loss(v_tm1, v_t, r, d, log_pi, log_mu)
+    loss, extras = jax.jit(rlb.vtrace_loss)(v_tm1, v_t, r, d, log_pi, log_mu)
     policy = -(1.25 * np.log(0.8) + 0.5 * np.log(0.25))
     np.testing.assert_allclose(extras.value_loss, 0.90625, rtol=1e-6)
     np.testing.assert_allclose(extras.policy_loss, policy, rtol=1e-6)
@@ -896,9 +948,10 @@ def test_hand_vtrace_loss():
     np.testing.assert_allclose(extras.pg_advantages[:, 0], [1.25, 0.5])
     np.testing.assert_allclose(extras.rho[:, 0], [2.0, 0.5], rtol=1e-6)
     # The value part reaches v_tm1 only; the policy part reaches log π only.
-    grads = jax.grad(
+    grad_fn = jax.grad(
         lambda v, lp: rlb.vtrace_loss(v, v_t, r, d, lp, log_mu)[0], (0, 1)
-    )(v_tm1, log_pi)
+    )
+    grads = jax.jit(grad_fn)(v_tm1, log_pi)
     np.testing.assert_allclose(grads[0][:, 0], [-1.25, -0.5])  # −errors
     np.testing.assert_allclose(grads[1][:, 0], [-1.25, -0.5])  # −A
 
