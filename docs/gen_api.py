@@ -65,7 +65,7 @@ def build_pages() -> dict[str, str]:
     for name in rlb.__all__:
         slug, title = _topic(getattr(rlb, name).__module__)
         groups.setdefault(slug, (title, []))[1].append(f"rlblocks.{name}")
-    order = list(dict.fromkeys(slug for slug, _ in TOPICS.values())) + ["misc"]
+    order = [*dict.fromkeys(slug for slug, _ in TOPICS.values()), "misc"]
     pages, index = {}, ["# API reference", "", "## Primitives", ""]
     for slug in [s for s in order if s in groups]:
         title, names = groups[slug]

@@ -50,7 +50,7 @@ def test_doc_code_blocks_run(path, tmp_path, monkeypatch):
     namespace = {"__name__": "__doc_test__"}
     for i, block in enumerate(blocks):
         code = compile(block, f"{path.name}[block {i}]", "exec")
-        exec(code, namespace)  # noqa: S102 - running our own documentation
+        exec(code, namespace)
 
 
 def _load_gen_api():
