@@ -22,6 +22,7 @@ NAV = re.compile(r"(      # api-nav-start\n).*?(      # api-nav-end\n)", re.S)
 # Private module -> (page slug, page title), in reading order.
 TOPICS = {
     "value_learning": ("value_learning", "Value learning"),
+    "value_losses": ("value_learning", "Value learning"),
     "losses": ("losses", "Losses and helpers"),
     "multistep": ("multistep", "Multistep returns"),
     "vtrace": ("multistep", "Multistep returns"),
@@ -77,7 +78,9 @@ def build_pages() -> dict[str, str]:
             mod = importlib.import_module(f"rlblocks.{sub}")
         except ImportError:
             continue
-        names = [f"rlblocks.{sub}.{n}" for n in getattr(mod, "__all__", [])]
+        if not hasattr(mod, "__all__"):
+            continue
+        names = [f"rlblocks.{sub}.{n}" for n in mod.__all__]
         pages[f"{sub}.md"] = _page(title, names, f"`import rlblocks.{sub}`")
         index.append(f"- [{title}]({sub}.md)")
     pages["index.md"] = "\n".join(index) + "\n"

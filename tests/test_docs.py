@@ -18,14 +18,9 @@ import pytest
 import rlblocks as rlb
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+# README.md is run by tests/test_readme.py, which also checks its printed output.
 DOC_FILES = sorted(
-    p
-    for p in [
-        ROOT / "README.md",
-        ROOT / "examples" / "README.md",
-        *ROOT.glob("docs/*.md"),
-    ]
-    if p.exists()
+    p for p in [ROOT / "examples" / "README.md", *ROOT.glob("docs/*.md")] if p.exists()
 )
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 IN_TESTS = re.compile(r"^(\s*[\w.\[\]\"']+\s*=\s*).*#\s*in tests:\s*(.+)$", re.M)
