@@ -4,7 +4,7 @@ Both sides are the unbatched primitive vmapped over the batch axis and jitted;
 repeats of ours and rlax's are interleaved (the machine is shared and noisy) and
 the median of each is reported, one JSON line per configuration:
 
-    python benchmarks/bench_multistep.py [--repeats 200] [--T 100] [--B 256]
+    python -m benchmarks.bench_multistep [--quick] [--repeats 300]
 
 If rlax is not installed, a plain `jnp` Python-loop reference is timed instead and
 labelled `peer: "jnp-loop"`.
@@ -12,15 +12,12 @@ labelled `peer: "jnp-loop"`.
 
 from __future__ import annotations
 
-import argparse
-import json
-import time
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 import rlblocks as rlb
+from benchmarks import common
 
 try:
     import rlax
@@ -91,48 +88,37 @@ def _configs(lib):
     }
 
 
-def _time(fn, x) -> float:
-    start = time.perf_counter()
-    jax.block_until_ready(fn(x))
-    return time.perf_counter() - start
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=200)
-    parser.add_argument("--T", type=int, default=100)
-    parser.add_argument("--B", type=int, default=256)
-    args = parser.parse_args()
-    x = {k: jnp.asarray(v) for k, v in _inputs(args.T, args.B).items()}
+    args = common.parse_args(__doc__.splitlines()[0])
+    repeats = args.repeats or (50 if args.quick else 300)
+    size, batch = 100, 256
+    x = {k: jnp.asarray(v) for k, v in _inputs(size, batch).items()}
     ours, peers = _configs(rlb), _configs(rlax)
     peer_name = "rlax" if rlax is not None else "jnp-loop"
     for name, peer_fn in peers.items():
-        fns = [jax.jit(jax.vmap(f)) for f in (ours[name], peer_fn)]
-        outs = [jax.block_until_ready(f(x)) for f in fns]  # compile
-        np.testing.assert_allclose(outs[0], outs[1], rtol=1e-4, atol=1e-4)
-        for f in fns:  # warm-up
-            for _ in range(10):
-                _time(f, x)
-        times = [[], []]
-        for _ in range(args.repeats):
-            for i, f in enumerate(fns):
-                times[i].append(_time(f, x))
-        ours_us, peer_us = (1e6 * float(np.median(t)) for t in times)
-        ours_min, peer_min = (1e6 * float(np.min(t)) for t in times)
-        record = {
-            "fn": name,
-            "T": args.T,
-            "B": args.B,
-            "peer": peer_name,
-            "ours_us": round(ours_us, 1),
-            "peer_us": round(peer_us, 1),
-            "ratio": round(ours_us / peer_us, 3),
-            "ours_min_us": round(ours_min, 1),
-            "peer_min_us": round(peer_min, 1),
-            "ratio_min": round(ours_min / peer_min, 3),
-            "repeats": args.repeats,
+        fns = {
+            "ours": jax.jit(jax.vmap(ours[name])),
+            "peer": jax.jit(jax.vmap(peer_fn)),
         }
-        print(json.dumps(record))
+        outs = {k: jax.block_until_ready(f(x)) for k, f in fns.items()}  # compile
+        np.testing.assert_allclose(outs["ours"], outs["peer"], rtol=1e-4, atol=1e-4)
+        timings = common.interleaved(
+            {k: (lambda f=f: jax.block_until_ready(f(x))) for k, f in fns.items()},
+            repeats,
+            warmup=10,
+        )
+        mine, peer = timings["ours"], timings["peer"]
+        common.emit(
+            {
+                "name": f"{name} T={size} B={batch}",
+                "rlblocks_us": round(mine["median_s"] * 1e6, 1),
+                "rlblocks_iqr_us": round(mine["iqr_s"] * 1e6, 1),
+                "peer": peer_name,
+                "peer_us": round(peer["median_s"] * 1e6, 1),
+                "peer_iqr_us": round(peer["iqr_s"] * 1e6, 1),
+                "ratio": round(mine["median_s"] / peer["median_s"], 3),
+            }
+        )
 
 
 if __name__ == "__main__":

@@ -680,8 +680,17 @@ def test_bad_hyperparameters_raise():
         rlb.n_step_bootstrapped_returns(r, r, r, 0)
     with pytest.raises(ValueError, match="lambda_"):
         rlb.lambda_returns(r, r, r, jnp.ones((3, 1)))
-    with pytest.raises(ValueError, match="r_t must have a floating-point dtype"):
-        rlb.lambda_returns(jnp.ones(3, jnp.int32), r, r)
+    with pytest.raises(ValueError, match="v_t must have a floating-point dtype"):
+        rlb.lambda_returns(r, r, jnp.ones(3, jnp.int32))
+    with pytest.raises(ValueError, match="a_tm1 must have an integer dtype"):
+        rlb.q_lambda(jnp.ones((3, 2)), r, r, r, jnp.ones((3, 2)), 0.5)
+
+
+def test_integer_rewards_and_discounts_are_accepted():
+    # Rewards and discounts may be any number (docs/conventions.md): r = [1, 2],
+    # γ = [1, 0], v = [10, 20], λ = 0 -> G = [1 + 1·10, 2 + 0·20] = [11, 2].
+    got = rlb.lambda_returns(jnp.array([1, 2]), jnp.array([1, 0]), _f(V2), 0.0)
+    np.testing.assert_allclose(got, [11.0, 2.0])
 
 
 # --- batched sequence losses -------------------------------------------------------

@@ -78,11 +78,6 @@ def select_actions(q: Array, a: ArrayLike) -> Array:
     return functools.reduce(jnp.add, picked)
 
 
-def float_dtype(*xs) -> jnp.dtype:
-    """The floating dtype shared by the inputs."""
-    return jnp.result_type(*xs)
-
-
 def lambda_returns(
     r_t: ArrayLike,
     discount_t: ArrayLike,
@@ -110,8 +105,8 @@ def lambda_returns(
     """
     dims = checks.check_shapes(
         {
-            "r_t": (r_t, "T", "float"),
-            "discount_t": (discount_t, "T", "float"),
+            "r_t": (r_t, "T", "number"),
+            "discount_t": (discount_t, "T", "number"),
             "v_t": (v_t, "T", "float"),
         }
     )
@@ -145,9 +140,10 @@ def discounted_returns(
       Sutton & Barto, Reinforcement Learning: An Introduction, 2018, ch. 3.
     """
     dims = checks.check_shapes(
-        {"r_t": (r_t, "T", "float"), "discount_t": (discount_t, "T", "float")}
+        {"r_t": (r_t, "T", "number"), "discount_t": (discount_t, "T", "float")}
     )
-    v_t = per_step(v_t, dims["T"], "v_t", float_dtype(r_t))
+    checks.check_dtype(v_t, "float", "v_t")
+    v_t = per_step(v_t, dims["T"], "v_t", jnp.result_type(v_t))
     return lambda_returns(r_t, discount_t, v_t, 1.0, stop_target_gradients)
 
 
@@ -181,8 +177,8 @@ def n_step_bootstrapped_returns(
     """
     dims = checks.check_shapes(
         {
-            "r_t": (r_t, "T", "float"),
-            "discount_t": (discount_t, "T", "float"),
+            "r_t": (r_t, "T", "number"),
+            "discount_t": (discount_t, "T", "number"),
             "v_t": (v_t, "T", "float"),
         }
     )
@@ -232,7 +228,7 @@ def truncated_generalized_advantage_estimation(
       Advantage Estimation, 2016.
     """
     dims = checks.check_shapes(
-        {"r_t": (r_t, "T", "float"), "discount_t": (discount_t, "T", "float")}
+        {"r_t": (r_t, "T", "number"), "discount_t": (discount_t, "T", "float")}
     )
     checks.check_shapes({"values": (values, "T1", "float")}, {"T1": dims["T"] + 1})
     r_t, discount_t, values = (jnp.asarray(x) for x in (r_t, discount_t, values))
@@ -272,8 +268,8 @@ def importance_corrected_td_errors(
     """
     dims = checks.check_shapes(
         {
-            "r_t": (r_t, "T", "float"),
-            "discount_t": (discount_t, "T", "float"),
+            "r_t": (r_t, "T", "number"),
+            "discount_t": (discount_t, "T", "number"),
             "rho_tm1": (rho_tm1, "T", "float"),
         }
     )
@@ -321,8 +317,8 @@ def general_off_policy_returns_from_q_and_v(
     dims = checks.check_shapes(
         {
             "v_t": (v_t, "T", "float"),
-            "r_t": (r_t, "T", "float"),
-            "discount_t": (discount_t, "T", "float"),
+            "r_t": (r_t, "T", "number"),
+            "discount_t": (discount_t, "T", "number"),
         }
     )
     checks.check_shapes(
@@ -372,8 +368,8 @@ def general_off_policy_returns_from_action_values(
         {
             "q_t": (q_t, "T A", "float"),
             "a_t": (a_t, "T", "int"),
-            "r_t": (r_t, "T", "float"),
-            "discount_t": (discount_t, "T", "float"),
+            "r_t": (r_t, "T", "number"),
+            "discount_t": (discount_t, "T", "number"),
             "c_t": (c_t, "T", "float"),
             "pi_t": (pi_t, "T A", "float"),
         }

@@ -47,8 +47,8 @@ def td_lambda(
     checks.check_shapes(
         {
             "v_tm1": (v_tm1, "T", "float"),
-            "r_t": (r_t, "T", "float"),
-            "discount_t": (discount_t, "T", "float"),
+            "r_t": (r_t, "T", "number"),
+            "discount_t": (discount_t, "T", "number"),
             "v_t": (v_t, "T", "float"),
         }
     )
@@ -62,8 +62,8 @@ def _check_q(q_tm1, a_tm1, r_t, discount_t, q_t, a_t=None) -> None:
     specs = {
         "q_tm1": (q_tm1, "T A", "float"),
         "a_tm1": (a_tm1, "T", "int"),
-        "r_t": (r_t, "T", "float"),
-        "discount_t": (discount_t, "T", "float"),
+        "r_t": (r_t, "T", "number"),
+        "discount_t": (discount_t, "T", "number"),
         "q_t": (q_t, "T A", "float"),
     }
     if a_t is not None:

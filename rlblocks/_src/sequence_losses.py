@@ -128,8 +128,8 @@ def td_lambda_loss(
     dims = checks.check_shapes(
         {
             "v_tm1": (v_tm1, "T B", "float"),
-            "r_t": (r_t, "T B", "float"),
-            "discount_t": (discount_t, "T B", "float"),
+            "r_t": (r_t, "T B", "number"),
+            "discount_t": (discount_t, "T B", "number"),
             "v_t": (v_t, "T B", "float"),
         }
     )
@@ -356,8 +356,8 @@ def vtrace_loss(
         {
             "v_tm1": (v_tm1, "T B", "float"),
             "v_t": (v_t, "T B", "float"),
-            "r_t": (r_t, "T B", "float"),
-            "discount_t": (discount_t, "T B", "float"),
+            "r_t": (r_t, "T B", "number"),
+            "discount_t": (discount_t, "T B", "number"),
             "log_pi_a_tm1": (log_pi_a_tm1, "T B", "float"),
             "log_mu_a_tm1": (log_mu_a_tm1, "T B", "float"),
         }

@@ -33,8 +33,8 @@ def _inputs(v_tm1, v_t, r_t, discount_t, rho_tm1, lambda_, sample_mask):
         {
             "v_tm1": (v_tm1, "T", "float"),
             "v_t": (v_t, "T", "float"),
-            "r_t": (r_t, "T", "float"),
-            "discount_t": (discount_t, "T", "float"),
+            "r_t": (r_t, "T", "number"),
+            "discount_t": (discount_t, "T", "number"),
             "rho_tm1": (rho_tm1, "T", "float"),
         }
     )
