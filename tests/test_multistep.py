@@ -431,11 +431,14 @@ def _all_gradients():
         for case in CASES:
             keys, weights = _grad_keys(case, data), _grad_weights(case, data)
 
-            def total(floats, case=case, weights=weights):
+            def total(floats, stop, case=case, weights=weights):
                 kw = {**jdata, **floats}
-                return jnp.sum(case.call(kw, stop_target_gradients=flag) * weights)
+                return jnp.sum(case.call(kw, stop_target_gradients=stop) * weights)
 
-            out.append(jax.grad(total)({k: jdata[k] for k in keys}))
+            floats = {k: jdata[k] for k in keys}
+            out.append({"traced": jax.grad(total)(floats, flag)})
+            for stop in (True, False):  # the usual Python-bool path
+                out[-1][str(stop)] = jax.grad(total)(floats, stop)
         return out
 
     fn = jax.jit(grads)
@@ -447,6 +450,9 @@ def _all_gradients():
 def test_gradients_follow_stop_target_gradients(case, stop):
     data, all_grads = _all_gradients()
     got = all_grads[stop][CASES.index(case)]
+    for key, value in got[str(stop)].items():  # Python bool and traced flag agree
+        np.testing.assert_allclose(value, got["traced"][key], rtol=1e-6, atol=1e-6)
+    got = got[str(stop)]
     keys, weights = _grad_keys(case, data), _grad_weights(case, data)
     if stop:  # only the prediction carries gradient: d(−w·pred)
         pred = case.prediction or (lambda d: 0.0 * case.ref(d))
