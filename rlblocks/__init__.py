@@ -59,8 +59,8 @@ from rlblocks._src.multistep_td import retrace as retrace
 from rlblocks._src.multistep_td import retrace_continuous as retrace_continuous
 from rlblocks._src.multistep_td import sarsa_lambda as sarsa_lambda
 from rlblocks._src.multistep_td import td_lambda as td_lambda
-from rlblocks._src.sequence_losses import SequenceExtras as SequenceExtras
-from rlblocks._src.sequence_losses import VTraceExtras as VTraceExtras
+from rlblocks._src.sequence_losses import SequenceExtra as SequenceExtra
+from rlblocks._src.sequence_losses import VTraceExtra as VTraceExtra
 from rlblocks._src.sequence_losses import q_lambda_loss as q_lambda_loss
 from rlblocks._src.sequence_losses import retrace_loss as retrace_loss
 from rlblocks._src.sequence_losses import sarsa_lambda_loss as sarsa_lambda_loss
@@ -103,9 +103,9 @@ __version__ = "0.1.0"
 __all__ = [
     "DoubleQExtra",
     "QExtra",
-    "SequenceExtras",
+    "SequenceExtra",
     "TDExtra",
-    "VTraceExtras",
+    "VTraceExtra",
     "VTraceOutput",
     "batched_index",
     "clip_gradient",

@@ -24,7 +24,7 @@ from rlblocks._src import checks, losses, multistep, multistep_td, vtrace
 from rlblocks._src.types import Array, ArrayLike, Numeric
 
 
-class SequenceExtras(NamedTuple):
+class SequenceExtra(NamedTuple):
     """Per-step outputs of a sequence loss; all [T, B], zero on padded steps.
 
     Fields: `td_error` target − prediction; `target` the stop-gradiented
@@ -36,7 +36,7 @@ class SequenceExtras(NamedTuple):
     mask: Array
 
 
-class VTraceExtras(NamedTuple):
+class VTraceExtra(NamedTuple):
     """Outputs of `vtrace_loss`; per-step fields are [T, B], zero on padding.
 
     Fields: `td_error` vₛ − V(xₛ); `target` and `vs` the stop-gradiented V-trace
@@ -91,7 +91,7 @@ def _reduce(td, prediction, valid, weights, huber_delta):
     target = jax.lax.stop_gradient(_pad(valid, td + prediction))
     per_sequence = jnp.sum(losses.td_penalty(td, huber_delta), axis=0)
     loss = losses.weighted_mean(per_sequence, weights)
-    return loss, SequenceExtras(td, target, valid.astype(td.dtype))
+    return loss, SequenceExtra(td, target, valid.astype(td.dtype))
 
 
 def td_lambda_loss(
@@ -104,7 +104,7 @@ def td_lambda_loss(
     sequence_lengths: ArrayLike | None = None,
     weights: ArrayLike | None = None,
     huber_delta: float | None = None,
-) -> tuple[Array, SequenceExtras]:
+) -> tuple[Array, SequenceExtra]:
     """Batched TD(λ) loss over time-major sequences.
 
     L = (1/B) Σ_b w_b Σ_t penalty(G^λ_{t,b} − v_{t,b})
@@ -120,7 +120,7 @@ def td_lambda_loss(
       huber_delta: None for ½δ², else the Huber threshold.
 
     Returns:
-      `(loss, SequenceExtras(td_error, target, mask))`.
+      `(loss, SequenceExtra(td_error, target, mask))`.
 
     References:
       Sutton, Learning to Predict by the Methods of Temporal Differences, 1988.
@@ -169,7 +169,7 @@ def sarsa_lambda_loss(
     sequence_lengths: ArrayLike | None = None,
     weights: ArrayLike | None = None,
     huber_delta: float | None = None,
-) -> tuple[Array, SequenceExtras]:
+) -> tuple[Array, SequenceExtra]:
     """Batched Sarsa(λ) loss over time-major sequences.
 
     L = (1/B) Σ_b w_b Σ_t penalty(G^λ_{t,b} − q_{t,b}(a_{t,b}))
@@ -187,7 +187,7 @@ def sarsa_lambda_loss(
       huber_delta: None for ½δ², else the Huber threshold.
 
     Returns:
-      `(loss, SequenceExtras(td_error, target, mask))`.
+      `(loss, SequenceExtra(td_error, target, mask))`.
 
     References:
       Rummery & Niranjan, On-line Q-learning using connectionist systems, 1994.
@@ -215,7 +215,7 @@ def q_lambda_loss(
     sequence_lengths: ArrayLike | None = None,
     weights: ArrayLike | None = None,
     huber_delta: float | None = None,
-) -> tuple[Array, SequenceExtras]:
+) -> tuple[Array, SequenceExtra]:
     """Batched Q(λ) loss (Peng's; Watkins' with a [T, B] λ) over sequences.
 
     L = (1/B) Σ_b w_b Σ_t penalty(G^λ_{t,b} − q_{t,b}(a_{t,b})), bootstrapping
@@ -233,7 +233,7 @@ def q_lambda_loss(
       huber_delta: None for ½δ², else the Huber threshold.
 
     Returns:
-      `(loss, SequenceExtras(td_error, target, mask))`.
+      `(loss, SequenceExtra(td_error, target, mask))`.
 
     References:
       Peng & Williams, Incremental Multi-Step Q-Learning, 1996.
@@ -263,7 +263,7 @@ def retrace_loss(
     sequence_lengths: ArrayLike | None = None,
     weights: ArrayLike | None = None,
     huber_delta: float | None = None,
-) -> tuple[Array, SequenceExtras]:
+) -> tuple[Array, SequenceExtra]:
     """Batched Retrace loss over time-major sequences.
 
     L = (1/B) Σ_b w_b Σ_t penalty(G^ret_{t,b} − q_{t,b}(a_{t,b})),
@@ -285,7 +285,7 @@ def retrace_loss(
       huber_delta: None for ½δ², else the Huber threshold.
 
     Returns:
-      `(loss, SequenceExtras(td_error, target, mask))`.
+      `(loss, SequenceExtra(td_error, target, mask))`.
 
     References:
       Munos et al., Safe and Efficient Off-Policy Reinforcement Learning, 2016.
@@ -321,7 +321,7 @@ def vtrace_loss(
     sequence_lengths: ArrayLike | None = None,
     weights: ArrayLike | None = None,
     huber_delta: float | None = None,
-) -> tuple[Array, VTraceExtras]:
+) -> tuple[Array, VTraceExtra]:
     """Batched IMPALA loss: V-trace value regression plus policy gradient.
 
     L = (1/B) Σ_b w_b Σ_t [c_v penalty(vₛ − V(xₛ)) − Aₛ log π(aₛ|xₛ)]
@@ -346,7 +346,7 @@ def vtrace_loss(
       huber_delta: None for ½δ² in the value part, else the Huber threshold.
 
     Returns:
-      `(loss, VTraceExtras(...))`.
+      `(loss, VTraceExtra(...))`.
 
     References:
       Espeholt et al., IMPALA: Scalable Distributed Deep-RL with Importance
@@ -393,4 +393,4 @@ def _vtrace_reduce(out, v_tm1, rho, log_pi, valid, baseline_cost, weights, delta
     )
     rho = jax.lax.stop_gradient(_pad(valid, rho))
     mask = valid.astype(td.dtype)
-    return loss, VTraceExtras(td, vs, vs, adv, q_est, rho, *parts, mask)
+    return loss, VTraceExtra(td, vs, vs, adv, q_est, rho, *parts, mask)
