@@ -68,13 +68,20 @@ def test_epsilon_greedy_empirical_frequencies():
     dist = rlb.epsilon_greedy(0.3)
     prefs = jnp.broadcast_to(Q, (N, 4))
     masks = jnp.broadcast_to(MASK, (N, 4))
-    sample = jax.jit(lambda k: dist.sample(k, prefs, legal_actions_mask=masks))
-    freq = _frequencies(sample(jax.random.key(0)), 4)
+
+    @jax.jit
+    def draw(key, prefs, masks):  # arguments, not closed-over constants
+        k1, k2 = jax.random.split(key)
+        masked = dist.sample(k1, prefs, legal_actions_mask=masks)
+        return masked, dist.sample(k2, prefs)
+
+    masked, unmasked = draw(jax.random.key(0), prefs, masks)
+    freq = _frequencies(masked, 4)
     # Greedy 0.7 on action 1; 0.3 / 3 = 0.1 on each of the 3 legal actions.
     np.testing.assert_allclose(freq, [0.1, 0.8, 0.0, 0.1], atol=0.01)
     assert freq[2] == 0.0
     # Unmasked: 0.7 / 2 + 0.3 / 4 = 0.425 on each greedy action, 0.075 elsewhere.
-    freq = _frequencies(jax.jit(dist.sample)(jax.random.key(1), prefs), 4)
+    freq = _frequencies(unmasked, 4)
     np.testing.assert_allclose(freq, [0.075, 0.425, 0.425, 0.075], atol=0.01)
 
 
@@ -107,18 +114,22 @@ def test_missing_or_batched_epsilon_raises():
 
 def test_vmap_equals_loop():
     dist = rlb.epsilon_greedy(0.1)
-    prefs = jax.random.normal(jax.random.key(2), (5, 3))
-    masks = jnp.array([[1, 1, 1], [0, 1, 1], [1, 0, 0], [1, 0, 1], [0, 0, 1]], bool)
+    prefs = np.random.default_rng(2).normal(size=(5, 3)).astype(np.float32)
+    masks = np.array([[1, 1, 1], [0, 1, 1], [1, 0, 0], [1, 0, 1], [0, 0, 1]], bool)
     keys = jax.random.split(jax.random.key(3), 5)
-    sample = jax.jit(lambda k, p, m: dist.sample(k, p, legal_actions_mask=m))
-    probs = jax.jit(lambda p, m: dist.probs(p, legal_actions_mask=m))
-    ab, pb = jax.vmap(sample)(keys, prefs, masks), jax.vmap(probs)(prefs, masks)
+
+    @jax.jit
+    def one(k, p, m):
+        return dist.sample(k, p, legal_actions_mask=m), dist.probs(
+            p, legal_actions_mask=m
+        )
+
+    ab, pb = jax.jit(jax.vmap(one))(keys, prefs, masks)
     for i in range(5):
-        a = sample(keys[i], prefs[i], masks[i])
-        p = probs(prefs[i], masks[i])
+        a, p = one(keys[i], prefs[i], masks[i])
         assert int(ab[i]) == int(a)
         np.testing.assert_allclose(pb[i], p, rtol=1e-6)
-        assert bool(masks[i, int(a)])  # never an illegal action
+        assert masks[i, int(a)]  # never an illegal action
     # Batched preferences [B, A] give the same as vmap.
     np.testing.assert_allclose(dist.probs(prefs, legal_actions_mask=masks), pb)
 
@@ -179,13 +190,11 @@ def test_softmax_empirical_frequencies():
     dist = rlb.softmax(temperature=1.0)
     logits = jnp.log(jnp.array([0.1, 0.2, 0.3, 0.4]))
     mask = jnp.array([True, True, False, True])
-    draws = jax.jit(
-        lambda k: dist.sample(
-            k,
-            jnp.broadcast_to(logits, (N, 4)),
-            legal_actions_mask=jnp.broadcast_to(mask, (N, 4)),
-        )
-    )(jax.random.key(4))
+    draws = jax.jit(lambda k, x, m: dist.sample(k, x, legal_actions_mask=m))(
+        jax.random.key(4),
+        jnp.broadcast_to(logits, (N, 4)),
+        jnp.broadcast_to(mask, (N, 4)),
+    )
     freq = _frequencies(draws, 4)
     # Renormalised over legal actions: [0.1, 0.2, 0.4] / 0.7.
     np.testing.assert_allclose(freq, [1 / 7, 2 / 7, 0.0, 4 / 7], atol=0.01)
@@ -288,18 +297,21 @@ def test_ornstein_uhlenbeck_noise(variant):
 
 
 def test_dirichlet_noise():
-    prior = jnp.array([[0.7, 0.2, 0.1], [1.0, 0.0, 0.0]])
+    # Rows 0..3999 share one prior; one compilation serves every call below.
+    prior = jnp.tile(jnp.array([[0.7, 0.2, 0.1], [1.0, 0.0, 0.0]]), (2000, 1))
     fn = jax.jit(rlb.add_dirichlet_noise)
     out = fn(jax.random.key(7), prior, 0.3, 0.25)
-    np.testing.assert_allclose(out.sum(-1), [1.0, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(out.sum(-1), np.ones(4000), rtol=1e-5)
     # Every entry is at least (1 - 0.25) of the prior.
     assert np.all(np.asarray(out) >= 0.75 * np.asarray(prior) - 1e-7)
     np.testing.assert_array_equal(fn(jax.random.key(7), prior, 0.3, 0.0), prior)
     # Symmetric Dirichlet noise has mean 1/3: over 4000 draws of fraction 1 the mean
     # of each entry is 1/3 (sd of a Dir(0.3) entry 0.35 / sqrt(4000) = 0.0055).
-    big = jnp.broadcast_to(prior[:1], (4000, 3))
-    noise = fn(jax.random.key(8), big, 0.3, 1.0)
+    noise = fn(jax.random.key(8), prior, 0.3, 1.0)
     np.testing.assert_allclose(noise.mean(0), [1 / 3] * 3, atol=0.025)
+    # The noise actually moved the prior (not a no-op).
+    assert float(jnp.abs(out - prior).max()) > 0.01
+    prior = prior[:2]
     with pytest.raises(ValueError, match="prior must have rank 2"):
         rlb.add_dirichlet_noise(jax.random.key(0), prior[0], 0.3, 0.25)
     with pytest.raises(ValueError, match="dirichlet_fraction"):

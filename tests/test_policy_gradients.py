@@ -15,6 +15,15 @@ H0 = np.log(2.0)  # 0.693147
 H1 = 0.75 * -np.log(0.75) + 0.25 * -np.log(0.25)  # 0.215762 + 0.346574 = 0.562335
 
 
+def _rng(seed):
+    """Inputs come from numpy (no XLA compilation for random inputs)."""
+    return np.random.default_rng(seed)
+
+
+def _f32(x):
+    return jnp.asarray(x, jnp.float32)
+
+
 def _grad(fn, *args, argnums=0):
     return jax.jit(jax.grad(fn, argnums=argnums))(*args)
 
@@ -92,9 +101,9 @@ def test_clipped_surrogate_hand_values(variant):
 
 
 def test_clipped_surrogate_matches_reference_and_direct_gradient():
-    k1, k2 = jax.random.split(jax.random.key(0))
-    ratios = jnp.exp(0.3 * jax.random.normal(k1, (16,)))
-    adv = jax.random.normal(k2, (16,))
+    rng = _rng(0)
+    ratios = _f32(np.exp(0.3 * rng.normal(size=16)))
+    adv = _f32(rng.normal(size=16))
     loss = jax.jit(rlb.clipped_surrogate_pg_loss)(ratios, adv, 0.1)
     want = reference.np_clipped_surrogate_loss(
         np.asarray(ratios, np.float64), np.asarray(adv, np.float64), 0.1
@@ -173,66 +182,75 @@ def test_rpg_loss_hand_values(variant):
 
 
 def test_all_action_losses_match_reference_and_direct_gradients():
-    k1, k2 = jax.random.split(jax.random.key(1))
-    logits, q = jax.random.normal(k1, (6, 4)), jax.random.normal(k2, (6, 4))
+    rng = _rng(1)
+    logits, q = _f32(rng.normal(size=(6, 4))), _f32(rng.normal(size=(6, 4)))
     want = reference.np_all_action_losses(
         np.asarray(logits, np.float64), np.asarray(q, np.float64)
     )
-    for fn, w in zip((rlb.qpg_loss, rlb.rm_loss, rlb.rpg_loss), want, strict=True):
-        np.testing.assert_allclose(jax.jit(fn)(logits, q), w, rtol=1e-5, atol=1e-6)
+    fns = (rlb.qpg_loss, rlb.rm_loss, rlb.rpg_loss)
 
     def adv(x):
         p = jax.nn.softmax(x)
         return p, q - jnp.sum(p * q, -1, keepdims=True)
 
-    directs = {
-        rlb.qpg_loss: lambda x: (
-            -jnp.mean(jnp.sum(adv(x)[0] * jax.lax.stop_gradient(adv(x)[1]), -1))
-        ),
-        rlb.rm_loss: lambda x: (
-            -jnp.mean(
-                jnp.sum(adv(x)[0] * jax.lax.stop_gradient(jax.nn.relu(adv(x)[1])), -1)
-            )
-        ),
-        rlb.rpg_loss: lambda x: jnp.mean(jnp.sum(jax.nn.relu(adv(x)[1]), -1)),
-    }
-    for fn, direct in directs.items():
-        np.testing.assert_allclose(
-            _grad(fn, logits, q), _grad(direct, logits), rtol=1e-5, atol=1e-7
-        )
+    def qpg(x):
+        p, a = adv(x)
+        return -jnp.mean(jnp.sum(p * jax.lax.stop_gradient(a), -1))
+
+    def rm(x):
+        p, a = adv(x)
+        return -jnp.mean(jnp.sum(p * jax.lax.stop_gradient(jax.nn.relu(a)), -1))
+
+    def rpg(x):
+        return jnp.mean(jnp.sum(jax.nn.relu(adv(x)[1]), -1))
+
+    @jax.jit
+    def everything(x):  # one compilation for all values and gradients
+        values = [fn(x, q) for fn in fns]
+        grads = [jax.grad(fn)(x, q) for fn in fns]
+        return values, grads, [jax.grad(d)(x) for d in (qpg, rm, rpg)]
+
+    values, grads, direct_grads = everything(logits)
+    np.testing.assert_allclose(values, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grads, direct_grads, rtol=1e-5, atol=1e-7)
 
 
 # --- vmap and shapes, rlax-style losses ---------------------------------------------
 
 
 def test_vmap_equals_loop_for_sequence_losses():
-    keys = jax.random.split(jax.random.key(2), 4)
-    logits = jax.random.normal(keys[0], (3, 5, 4))
-    a = jax.random.randint(keys[1], (3, 5), 0, 4)
-    adv = jax.random.normal(keys[2], (3, 5))
-    q = jax.random.normal(keys[3], (3, 5, 4))
+    rng = _rng(2)
+    logits = _f32(rng.normal(size=(3, 5, 4)))
+    a = jnp.asarray(rng.integers(0, 4, size=(3, 5)))
+    adv = _f32(rng.normal(size=(3, 5)))
+    q = _f32(rng.normal(size=(3, 5, 4)))
     w = jnp.ones((3, 5))
-    calls = {
-        "pg": (rlb.policy_gradient_loss, (logits, a, adv, w)),
-        "entropy": (rlb.entropy_loss, (logits, w)),
-        "ppo": (lambda r, x: rlb.clipped_surrogate_pg_loss(r, x, 0.2), (w + adv, adv)),
-        "qpg": (rlb.qpg_loss, (logits, q)),
-        "rpg": (rlb.rpg_loss, (logits, q)),
-        "dpg": (rlb.dpg_loss, (adv, adv)),
-    }
-    for name, (fn, args) in calls.items():
-        jitted = jax.jit(fn)
-        batched = jax.vmap(jitted)(*args)
-        loop = jnp.stack([jitted(*(x[i] for x in args)) for i in range(3)])
-        np.testing.assert_allclose(batched, loop, rtol=1e-6, err_msg=name)
+
+    def all_losses(logits, a, adv, q, w):
+        return jnp.stack(
+            [
+                rlb.policy_gradient_loss(logits, a, adv, w),
+                rlb.entropy_loss(logits, w),
+                rlb.clipped_surrogate_pg_loss(w + 0.5 * adv, adv, 0.2),
+                rlb.qpg_loss(logits, q),
+                rlb.rm_loss(logits, q),
+                rlb.rpg_loss(logits, q),
+                jnp.sum(rlb.dpg_loss(adv, w)),
+            ]
+        )
+
+    args = (logits, a, adv, q, w)
+    batched = jax.jit(jax.vmap(all_losses))(*args)
+    single = jax.jit(all_losses)
+    loop = jnp.stack([single(*(x[i] for x in args)) for i in range(3)])
+    np.testing.assert_allclose(batched, loop, rtol=1e-6, atol=1e-7)
 
 
 def test_policy_gradient_loss_matches_reference():
-    keys = jax.random.split(jax.random.key(3), 4)
-    logits = jax.random.normal(keys[0], (7, 3))
-    a = jax.random.randint(keys[1], (7,), 0, 3)
-    adv = jax.random.normal(keys[2], (7,))
-    w = jax.random.uniform(keys[3], (7,))
+    rng = _rng(3)
+    logits = _f32(rng.normal(size=(7, 3)))
+    a = jnp.asarray(rng.integers(0, 3, size=7))
+    adv, w = _f32(rng.normal(size=7)), _f32(rng.uniform(size=7))
     want = reference.np_policy_gradient_loss(
         np.asarray(logits, np.float64), np.asarray(a), np.asarray(adv), np.asarray(w)
     )
@@ -281,7 +299,7 @@ def test_discrete_policy_entropy_loss_hand_values(variant):
 
 
 def test_discrete_policy_entropy_loss_time_major():
-    logits = jax.random.normal(jax.random.key(4), (3, 2, 5))
+    logits = _f32(_rng(4).normal(size=(3, 2, 5)))
     loss, extra = jax.jit(rlb.discrete_policy_entropy_loss)(logits)
     want = [[reference.np_entropy(logits[t, b]) for b in range(2)] for t in range(3)]
     np.testing.assert_allclose(extra.entropy, want, rtol=1e-5)
@@ -374,17 +392,17 @@ def test_sequence_a2c_gradients():
 @pytest.mark.parametrize("lam", [1.0, 0.7, "array"])
 def test_sequence_a2c_matches_reference(lam):
     t_len, batch, num_actions = 5, 3, 4
-    keys = jax.random.split(jax.random.key(5), 7)
+    rng = _rng(5)
     inputs = dict(
-        policy_logits=jax.random.normal(keys[0], (t_len, batch, num_actions)),
-        baseline_values=jax.random.normal(keys[1], (t_len, batch)),
-        actions=jax.random.randint(keys[2], (t_len, batch), 0, num_actions),
-        rewards=jax.random.normal(keys[3], (t_len, batch)),
-        pcontinues=0.9 * (jax.random.uniform(keys[4], (t_len, batch)) > 0.2),
-        bootstrap_value=jax.random.normal(keys[5], (batch,)),
+        policy_logits=_f32(rng.normal(size=(t_len, batch, num_actions))),
+        baseline_values=_f32(rng.normal(size=(t_len, batch))),
+        actions=jnp.asarray(rng.integers(0, num_actions, size=(t_len, batch))),
+        rewards=_f32(rng.normal(size=(t_len, batch))),
+        pcontinues=_f32(0.9 * (rng.uniform(size=(t_len, batch)) > 0.2)),
+        bootstrap_value=_f32(rng.normal(size=batch)),
     )
     if lam == "array":
-        lam = jax.random.uniform(keys[6], (t_len, batch))
+        lam = _f32(rng.uniform(size=(t_len, batch)))
     loss, extra = jax.jit(
         lambda x, lam: rlb.sequence_advantage_actor_critic_loss(
             **x,
