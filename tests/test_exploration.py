@@ -1,5 +1,7 @@
 """Exploration distributions (greedy, epsilon-greedy, softmax) and action noise."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -103,6 +105,14 @@ def test_epsilon_out_of_range_raises(epsilon):
         rlb.epsilon_greedy(epsilon)
     with pytest.raises(ValueError, match="epsilon must lie in"):
         rlb.epsilon_greedy().sample(jax.random.key(0), Q, epsilon)
+
+
+def test_traced_epsilon_outside_range_is_clipped():
+    # A traced epsilon cannot raise; it is clipped, so probabilities stay valid.
+    probs = jax.jit(rlb.epsilon_greedy().probs)(Q, 1.5)
+    np.testing.assert_allclose(probs, [0.25] * 4)  # clipped to 1: uniform
+    probs = jax.jit(rlb.epsilon_greedy().probs)(Q, -0.5)
+    np.testing.assert_allclose(probs, [0, 0.5, 0.5, 0])  # clipped to 0: greedy
 
 
 def test_missing_or_batched_epsilon_raises():
@@ -318,3 +328,60 @@ def test_dirichlet_noise():
         rlb.add_dirichlet_noise(jax.random.key(0), prior, 0.3, 1.25)
     with pytest.raises(ValueError, match="dirichlet_alpha"):
         rlb.add_dirichlet_noise(jax.random.key(0), prior, 0.0, 0.25)
+
+
+# --- drop-in compatibility with rlax ------------------------------------------------
+# Marked slow (excluded from `make test`) and skipped unless rlax is installed (the
+# `bench` extra): `pytest -m slow -k rlax tests/`.
+
+
+def _import_rlax():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pytest.importorskip("rlax")
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+def test_same_distributions_and_noise_as_rlax():
+    rlax = _import_rlax()
+    rng = np.random.default_rng(9)
+    prefs = jnp.asarray(rng.normal(size=(5, 4)), jnp.float32)
+    prefs = prefs.at[0, 1].set(prefs[0].max())  # a tie
+    actions = jnp.asarray(rng.integers(0, 4, size=5))
+    pairs = [
+        (rlb.greedy(), rlax.greedy(), ()),
+        (rlb.epsilon_greedy(0.3), rlax.epsilon_greedy(0.3), ()),
+        (rlb.epsilon_greedy(), rlax.epsilon_greedy(), (0.05,)),
+        (rlb.softmax(0.7), rlax.softmax(0.7), ()),
+    ]
+    for ours, theirs, extra in pairs:
+        np.testing.assert_allclose(
+            ours.probs(prefs, *extra), theirs.probs(prefs, *extra), rtol=1e-6
+        )
+        np.testing.assert_allclose(
+            ours.logprob(actions, prefs, *extra),
+            theirs.logprob(actions, prefs, *extra),
+            rtol=1e-6,
+        )
+        np.testing.assert_allclose(
+            ours.entropy(prefs, *extra), theirs.entropy(prefs, *extra), rtol=1e-6
+        )
+    key = jax.random.key(0)
+    action, noise = prefs[0], jnp.abs(prefs[1])
+    np.testing.assert_allclose(
+        rlb.add_gaussian_noise(key, action, 0.3),
+        rlax.add_gaussian_noise(key, action, 0.3),
+    )
+    np.testing.assert_allclose(
+        rlb.add_ornstein_uhlenbeck_noise(key, action, noise, 0.15, 0.2),
+        rlax.add_ornstein_uhlenbeck_noise(key, action, noise, 0.15, 0.2),
+        rtol=1e-6,
+    )
+    prior = jax.nn.softmax(prefs)
+    np.testing.assert_allclose(
+        rlb.add_dirichlet_noise(key, prior, 0.3, 0.25),
+        rlax.add_dirichlet_noise(key, prior, 0.3, 0.25),
+        rtol=1e-6,
+    )

@@ -1,5 +1,7 @@
 """Policy-gradient, entropy, PPO, DPG, all-action and actor-critic losses."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -305,6 +307,13 @@ def test_discrete_policy_entropy_loss_time_major():
     np.testing.assert_allclose(extra.entropy, want, rtol=1e-5)
     np.testing.assert_allclose(loss, -np.mean(want), rtol=1e-5)
 
+    def direct(x):  # mean over T, B of sum_a pi log pi
+        p = jax.nn.softmax(x)
+        return jnp.mean(jnp.sum(p * jnp.log(p), axis=-1))
+
+    g = _grad(lambda x: rlb.discrete_policy_entropy_loss(x)[0], logits)
+    np.testing.assert_allclose(g, _grad(direct, logits), rtol=1e-5, atol=1e-7)
+
 
 def _a2c_inputs():
     # T=2, B=1, A=2: pi_0 = [0.5, 0.5], pi_1 = [0.75, 0.25].
@@ -431,6 +440,36 @@ def test_sequence_a2c_matches_reference(lam):
     np.testing.assert_allclose(loss, total.mean(), rtol=1e-5)
 
 
+def test_sequence_a2c_batch_equals_loop_over_sequences():
+    # The loss of a batch is the mean of the losses of its sequences run one by one.
+    rng = _rng(7)
+    t_len, batch = 4, 3
+    inputs = dict(
+        policy_logits=_f32(rng.normal(size=(t_len, batch, 2))),
+        baseline_values=_f32(rng.normal(size=(t_len, batch))),
+        actions=jnp.asarray(rng.integers(0, 2, size=(t_len, batch))),
+        rewards=_f32(rng.normal(size=(t_len, batch))),
+        pcontinues=_f32(np.full((t_len, batch), 0.9)),
+        bootstrap_value=_f32(rng.normal(size=batch)),
+    )
+    fn = jax.jit(
+        lambda x: rlb.sequence_advantage_actor_critic_loss(**x, entropy_cost=0.01)
+    )
+    loss, extra = fn(inputs)
+    singles = []
+    for b in range(batch):
+        one = {
+            k: v[..., b : b + 1, :] if v.ndim == 3 else v[..., b : b + 1]
+            for k, v in inputs.items()
+        }
+        loss_b, extra_b = fn(one)
+        np.testing.assert_allclose(
+            extra_b.advantages[:, 0], extra.advantages[:, b], rtol=1e-6
+        )
+        singles.append(float(loss_b))
+    np.testing.assert_allclose(loss, np.mean(singles), rtol=1e-6)
+
+
 def test_sequence_a2c_bad_inputs():
     x = _a2c_inputs()
     with pytest.raises(ValueError, match=r"bootstrap_value must have shape \[B\]"):
@@ -445,3 +484,48 @@ def test_sequence_a2c_bad_inputs():
         rlb.sequence_advantage_actor_critic_loss(**x, lambda_=1.5)
     with pytest.raises(ValueError, match="entropy_cost must lie in"):
         rlb.sequence_advantage_actor_critic_loss(**x, entropy_cost=-1.0)
+
+
+# --- drop-in compatibility with rlax ------------------------------------------------
+# Marked slow (excluded from `make test`) and skipped unless rlax is installed (the
+# `bench` extra): `pytest -m slow -k rlax tests/`.
+
+
+def _import_rlax():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pytest.importorskip("rlax")
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")
+@pytest.mark.parametrize("use_stop_gradient", [True, False])
+def test_same_values_and_gradients_as_rlax(use_stop_gradient):
+    rlax = _import_rlax()
+    rng = _rng(6)
+    logits, q = _f32(rng.normal(size=(6, 4))), _f32(rng.normal(size=(6, 4)))
+    a = jnp.asarray(rng.integers(0, 4, size=6))
+    adv, w = _f32(rng.normal(size=6)), _f32(rng.uniform(size=6))
+    ratios, dqda = _f32(np.exp(0.3 * rng.normal(size=6))), _f32(rng.normal(size=6))
+    sg = use_stop_gradient
+    calls = {
+        "policy_gradient_loss": ((logits, a, adv, w, sg), (0, 2)),
+        "entropy_loss": ((logits, w), (0,)),
+        "clipped_surrogate_pg_loss": ((ratios, adv, 0.2, sg), (0, 1)),
+        "qpg_loss": ((logits, q, sg), (0, 1)),
+        "rm_loss": ((logits, q, sg), (0, 1)),
+        "rpg_loss": ((logits, q, sg), (0, 1)),
+        "dpg_loss": ((adv, dqda, 0.5, sg), (0, 1)),
+    }
+    for name, (args, argnums) in calls.items():
+        ours, theirs = getattr(rlb, name), getattr(rlax, name)
+        np.testing.assert_allclose(ours(*args), theirs(*args), rtol=1e-6, err_msg=name)
+
+        def total(fn, *x):
+            return jnp.sum(fn(*x))
+
+        g_ours = jax.grad(total, argnums=tuple(i + 1 for i in argnums))(ours, *args)
+        g_theirs = jax.grad(total, argnums=tuple(i + 1 for i in argnums))(theirs, *args)
+        for go, gt in zip(g_ours, g_theirs, strict=True):
+            np.testing.assert_allclose(go, gt, rtol=1e-5, atol=1e-7, err_msg=name)

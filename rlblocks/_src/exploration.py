@@ -17,6 +17,10 @@ probabilities rather than NaN.
 
 Sampling uses `jax.random.categorical` on log-probabilities (Gumbel-max), so a
 zero-probability action is never drawn, whatever the rounding of the others.
+`probs`, `logprob` and `entropy` equal rlax's; `sample` draws from the same
+distribution but not the same actions as rlax for a given key (rlax inverts a
+cumulative sum, which can return a zero-probability action 0 when the uniform
+draw is exactly 0).
 """
 
 from __future__ import annotations
@@ -127,7 +131,8 @@ def _check_epsilon(epsilon):
         )
     checks.check_rank(epsilon, 0, "epsilon", "[]")
     checks.check_in_range(epsilon, 0.0, 1.0, "epsilon")
-    return epsilon
+    # A traced epsilon cannot be checked: clip it so probabilities stay valid.
+    return jnp.clip(epsilon, 0.0, 1.0)
 
 
 def greedy() -> DiscreteDistribution:
@@ -167,8 +172,9 @@ def epsilon_greedy(epsilon: float | None = None) -> DiscreteDistribution:
 
     Args:
       epsilon: default ε in [0, 1]; each function also takes `epsilon` after
-        `preferences` (rlax's order), which overrides it (may be traced, e.g. a
-        schedule's value; a traced ε is not range-checked).
+        `preferences` (rlax's order), which overrides it. It may be traced (e.g.
+        a schedule's value); a traced ε cannot be range-checked and is clipped to
+        [0, 1] instead, so the probabilities stay valid.
 
     Returns:
       A `DiscreteDistribution`: `sample(key, preferences, epsilon=None, *,
