@@ -32,7 +32,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from rlblocks._src import checks, transforms
+from rlblocks._src import checks
 from rlblocks._src.types import Array, ArrayLike
 
 
@@ -53,7 +53,7 @@ class DiscreteDistribution(NamedTuple):
 
 
 def _prepare(preferences, legal_actions_mask):
-    """Check shapes; return preferences as an array and the effective bool mask."""
+    """Check shapes (and a concrete mask); return the arguments as arrays."""
     preferences = jnp.asarray(preferences)
     if preferences.ndim < 1:
         raise ValueError(
@@ -67,9 +67,7 @@ def _prepare(preferences, legal_actions_mask):
             f"{preferences.shape}, got shape {jnp.shape(legal_actions_mask)}"
         )
     _check_some_legal(legal_actions_mask)
-    mask = jnp.asarray(legal_actions_mask) != 0
-    # A traced row with no legal action falls back to all actions legal.
-    return preferences, mask | ~jnp.any(mask, axis=-1, keepdims=True)
+    return preferences, jnp.asarray(legal_actions_mask)
 
 
 def _check_some_legal(legal_actions_mask) -> None:
@@ -87,6 +85,36 @@ def _check_some_legal(legal_actions_mask) -> None:
         )
 
 
+def _check_epsilon(epsilon):
+    if epsilon is None:
+        raise ValueError(
+            "epsilon must be given, to epsilon_greedy(epsilon) or to the call"
+        )
+    checks.check_rank(epsilon, 0, "epsilon", "[]")
+    checks.check_in_range(epsilon, 0.0, 1.0, "epsilon")
+    return epsilon
+
+
+def _check_sample(sample, values) -> None:
+    lead = " ".join(f"d{i}" for i in range(values.ndim - 1))
+    checks.check_shapes(
+        {"sample": (sample, lead, "int")},
+        dict(zip(lead.split(), values.shape, strict=False)),
+    )
+
+
+# The arithmetic below is compiled once per shape, so eager calls cost one dispatch
+# each (instead of one per array operation); under an outer jit it is inlined.
+
+
+def _legal(mask):
+    """Bool mask; a row with no legal action (only possible traced) is all-legal."""
+    if mask is None:
+        return None
+    mask = mask != 0
+    return mask | ~jnp.any(mask, axis=-1, keepdims=True)
+
+
 def _greedy_probs(preferences, mask):
     """Uniform over the (legal) maximisers of `preferences`."""
     if mask is None:
@@ -98,41 +126,70 @@ def _greedy_probs(preferences, mask):
     return best / jnp.sum(best, axis=-1, keepdims=True)
 
 
-def _uniform_probs(preferences, mask):
+@jax.jit
+def _greedy_core(preferences, mask):
+    return _greedy_probs(preferences, _legal(mask))
+
+
+@jax.jit
+def _epsilon_greedy_core(preferences, mask, epsilon):
+    mask = _legal(mask)
+    # A traced epsilon cannot be range-checked: clip it so probabilities stay valid.
+    eps = jnp.clip(epsilon, 0.0, 1.0)
     if mask is None:
-        return jnp.full(preferences.shape, 1.0 / preferences.shape[-1])
-    return mask / jnp.sum(mask, axis=-1, keepdims=True)
+        uniform = jnp.full(preferences.shape, 1.0 / preferences.shape[-1])
+    else:
+        uniform = mask / jnp.sum(mask, axis=-1, keepdims=True)
+    return (1.0 - eps) * _greedy_probs(preferences, mask) + eps * uniform
 
 
-def _entropy_of(probs):
+@jax.jit
+def _softmax_core(logits, mask, temperature):
+    """Log-probabilities; −inf on illegal actions."""
+    mask, scaled = _legal(mask), logits / temperature
+    if mask is not None:
+        scaled = jnp.where(mask, scaled, -jnp.inf)
+    return jax.nn.log_softmax(scaled, axis=-1)
+
+
+@jax.jit
+def _sample_log(key, log_probs):
+    return jax.random.categorical(key, log_probs, axis=-1)
+
+
+@jax.jit
+def _sample_probs(key, probs):
+    return jax.random.categorical(key, jnp.log(probs), axis=-1)
+
+
+@jax.jit
+def _pick(values, sample):
+    return jnp.take_along_axis(values, sample[..., None], axis=-1)[..., 0]
+
+
+@jax.jit
+def _log_pick(probs, sample):
+    return jnp.log(_pick(probs, sample))
+
+
+@jax.jit
+def _entropy_of_probs(probs):
     """−Σ p log p with 0 log 0 = 0."""
     safe = jnp.where(probs > 0, probs, 1.0)
     return -jnp.sum(jnp.where(probs > 0, probs * jnp.log(safe), 0.0), axis=-1)
 
 
-def _pick(values, sample):
-    """values[..., sample[...]], with `sample` checked against `values` [..., A]."""
-    lead = " ".join(f"d{i}" for i in range(values.ndim - 1))
-    checks.check_shapes(
-        {"sample": (sample, lead, "int")},
-        dict(zip(lead.split(), values.shape, strict=False)),
-    )
-    return transforms.batched_index(values, sample)
+@jax.jit
+def _entropy_of_log_probs(log_probs):
+    """−Σ p log p from log p, with finite gradients where log p = −inf."""
+    finite = jnp.isfinite(log_probs)
+    safe_logp = jnp.where(finite, log_probs, 0.0)
+    return -jnp.sum(jnp.where(finite, jnp.exp(safe_logp), 0.0) * safe_logp, axis=-1)
 
 
-def _sample_from(key, probs):
-    return jax.random.categorical(key, jnp.log(probs), axis=-1)
-
-
-def _check_epsilon(epsilon):
-    if epsilon is None:
-        raise ValueError(
-            "epsilon must be given, to epsilon_greedy(epsilon) or to the call"
-        )
-    checks.check_rank(epsilon, 0, "epsilon", "[]")
-    checks.check_in_range(epsilon, 0.0, 1.0, "epsilon")
-    # A traced epsilon cannot be checked: clip it so probabilities stay valid.
-    return jnp.clip(epsilon, 0.0, 1.0)
+def _logprob_from_probs(sample, probs) -> Array:
+    _check_sample(sample, probs)
+    return _log_pick(probs, jnp.asarray(sample))
 
 
 def greedy() -> DiscreteDistribution:
@@ -148,19 +205,19 @@ def greedy() -> DiscreteDistribution:
     """
 
     def probs(preferences: ArrayLike, *, legal_actions_mask=None) -> Array:
-        return _greedy_probs(*_prepare(preferences, legal_actions_mask))
+        return _greedy_core(*_prepare(preferences, legal_actions_mask))
 
     def sample(key, preferences: ArrayLike, *, legal_actions_mask=None) -> Array:
-        return _sample_from(
-            key, probs(preferences, legal_actions_mask=legal_actions_mask)
-        )
+        p = probs(preferences, legal_actions_mask=legal_actions_mask)
+        return _sample_probs(key, p)
 
     def logprob(sample, preferences: ArrayLike, *, legal_actions_mask=None) -> Array:
         p = probs(preferences, legal_actions_mask=legal_actions_mask)
-        return jnp.log(_pick(p, sample))
+        return _logprob_from_probs(sample, p)
 
     def entropy(preferences: ArrayLike, *, legal_actions_mask=None) -> Array:
-        return _entropy_of(probs(preferences, legal_actions_mask=legal_actions_mask))
+        p = probs(preferences, legal_actions_mask=legal_actions_mask)
+        return _entropy_of_probs(p)
 
     return DiscreteDistribution(sample, probs, logprob, entropy)
 
@@ -191,22 +248,21 @@ def epsilon_greedy(epsilon: float | None = None) -> DiscreteDistribution:
     def probs(preferences: ArrayLike, epsilon=epsilon, *, legal_actions_mask=None):
         eps = _check_epsilon(epsilon)
         prefs, mask = _prepare(preferences, legal_actions_mask)
-        greedy_p = _greedy_probs(prefs, mask)
-        return (1.0 - eps) * greedy_p + eps * _uniform_probs(prefs, mask)
+        return _epsilon_greedy_core(prefs, mask, eps)
 
     def sample(
         key, preferences: ArrayLike, epsilon=epsilon, *, legal_actions_mask=None
     ):
         p = probs(preferences, epsilon, legal_actions_mask=legal_actions_mask)
-        return _sample_from(key, p)
+        return _sample_probs(key, p)
 
     def logprob(sample, preferences, epsilon=epsilon, *, legal_actions_mask=None):
         p = probs(preferences, epsilon, legal_actions_mask=legal_actions_mask)
-        return jnp.log(_pick(p, sample))
+        return _logprob_from_probs(sample, p)
 
     def entropy(preferences: ArrayLike, epsilon=epsilon, *, legal_actions_mask=None):
         p = probs(preferences, epsilon, legal_actions_mask=legal_actions_mask)
-        return _entropy_of(p)
+        return _entropy_of_probs(p)
 
     return DiscreteDistribution(sample, probs, logprob, entropy)
 
@@ -228,26 +284,21 @@ def softmax(temperature: float = 1.0) -> DiscreteDistribution:
         raise ValueError(f"temperature must be > 0, got {temperature}")
 
     def log_probs(logits, legal_actions_mask):
-        logits, mask = _prepare(logits, legal_actions_mask)
-        scaled = logits / temperature
-        if mask is None:
-            return jax.nn.log_softmax(scaled, axis=-1), None
-        return jax.nn.log_softmax(jnp.where(mask, scaled, -jnp.inf), axis=-1), mask
+        return _softmax_core(*_prepare(logits, legal_actions_mask), temperature)
 
     def probs(logits: ArrayLike, *, legal_actions_mask=None) -> Array:
-        return jnp.exp(log_probs(logits, legal_actions_mask)[0])
+        return jnp.exp(log_probs(logits, legal_actions_mask))
 
     def sample(key, logits: ArrayLike, *, legal_actions_mask=None) -> Array:
-        return jax.random.categorical(key, log_probs(logits, legal_actions_mask)[0])
+        return _sample_log(key, log_probs(logits, legal_actions_mask))
 
     def logprob(sample, logits: ArrayLike, *, legal_actions_mask=None) -> Array:
-        return _pick(log_probs(logits, legal_actions_mask)[0], sample)
+        logp = log_probs(logits, legal_actions_mask)
+        _check_sample(sample, logp)
+        return _pick(logp, jnp.asarray(sample))
 
     def entropy(logits: ArrayLike, *, legal_actions_mask=None) -> Array:
-        logp, mask = log_probs(logits, legal_actions_mask)
-        # Illegal actions have log p = -inf and p = 0: count them as 0 log 0 = 0.
-        safe_logp = logp if mask is None else jnp.where(mask, logp, 0.0)
-        return -jnp.sum(jnp.exp(logp) * safe_logp, axis=-1)
+        return _entropy_of_log_probs(log_probs(logits, legal_actions_mask))
 
     return DiscreteDistribution(sample, probs, logprob, entropy)
 
