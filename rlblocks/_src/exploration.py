@@ -21,6 +21,10 @@ zero-probability action is never drawn, whatever the rounding of the others.
 distribution but not the same actions as rlax for a given key (rlax inverts a
 cumulative sum, which can return a zero-probability action 0 when the uniform
 draw is exactly 0).
+
+The arithmetic is compiled once per input shape, so an eager call costs one
+dispatch rather than one per array operation; under an outer `jax.jit` it is
+inlined.
 """
 
 from __future__ import annotations
@@ -101,10 +105,6 @@ def _check_sample(sample, values) -> None:
         {"sample": (sample, lead, "int")},
         dict(zip(lead.split(), values.shape, strict=False)),
     )
-
-
-# The arithmetic below is compiled once per shape, so eager calls cost one dispatch
-# each (instead of one per array operation); under an outer jit it is inlined.
 
 
 def _legal(mask):
