@@ -1,15 +1,10 @@
-"""Exploration, schedule and policy-gradient timings: rlblocks against rlax/optax.
+"""Exploration, schedules and policy gradients: rlblocks against rlax and optax.
 
-Standalone: `python benchmarks/bench_policy.py [--repeats=15]`. Each configuration
-compiles first, then alternates repeats of ours and the peer's (the machine is
-shared and noisy) and prints one JSON line with the median microseconds per call.
-Needs rlax (`pip install -e ".[bench]"`).
+Jitted, rlblocks and rlax should be level. Eager calls are where they differ:
+rlblocks compiles the distribution arithmetic and the schedules once per shape, so
+an eager call is one dispatch instead of one per array operation.
 """
 
-import json
-import statistics
-import sys
-import time
 import warnings
 
 import jax
@@ -18,6 +13,7 @@ import numpy as np
 import optax
 
 import rlblocks as rlb
+from benchmarks import common
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -26,53 +22,57 @@ with warnings.catch_warnings():
 warnings.simplefilter("ignore")  # rlax warns about its own deprecations on each call
 
 
-def _per_call_us(fn, calls):
-    jax.block_until_ready(fn())  # warm-up (and compile)
-    start = time.perf_counter()
-    for _ in range(calls):
-        out = fn()
-    jax.block_until_ready(out)
-    return (time.perf_counter() - start) / calls * 1e6
+def _record(name, timings, peer_name):
+    ours, peer = timings["rlblocks"], timings["peer"]
+    common.emit(
+        {
+            "name": name,
+            "rlblocks_us": ours["median_s"] * 1e6,
+            "rlblocks_iqr_us": ours["iqr_s"] * 1e6,
+            "peer": peer_name,
+            "peer_us": peer["median_s"] * 1e6,
+            "ratio": ours["median_s"] / peer["median_s"],
+        }
+    )
 
 
-def _compare(name, ours, peer, peer_name, repeats, calls, **config):
-    times = {"ours": [], peer_name: []}
-    for _ in range(repeats):  # interleaved
-        times["ours"].append(_per_call_us(ours, calls))
-        times[peer_name].append(_per_call_us(peer, calls))
-    row = {"bench": name, **config, "calls": calls, "repeats": repeats}
-    row.update({f"{k}_us": round(statistics.median(v), 2) for k, v in times.items()})
-    print(json.dumps(row), flush=True)
+def _compare(name, ours, peer, peer_name, repeats, inner):
+    fns = {
+        "rlblocks": lambda: jax.block_until_ready(ours()),
+        "peer": lambda: jax.block_until_ready(peer()),
+    }
+    _record(name, common.interleaved(fns, repeats, inner=inner), peer_name)
 
 
-def main(repeats=15):
-    rng = np.random.default_rng(0)
+def bench_sampling(repeats, sizes):
     key = jax.random.key(0)
-    for batch, actions in [(1, 4), (256, 18)]:
+    rng = np.random.default_rng(0)
+    ours = jax.jit(lambda k, q: rlb.epsilon_greedy().sample(k, q, 0.05))
+    peer = jax.jit(lambda k, q: rlax.epsilon_greedy().sample(k, q, 0.05))
+    for batch, actions in sizes:
         q = jnp.asarray(rng.normal(size=(batch, actions)), jnp.float32)
-        ours = jax.jit(lambda k, q: rlb.epsilon_greedy().sample(k, q, 0.05))
-        peer = jax.jit(lambda k, q: rlax.epsilon_greedy().sample(k, q, 0.05))
         _compare(
-            "epsilon_greedy.sample jit",
-            lambda f=ours, q=q: f(key, q),
-            lambda f=peer, q=q: f(key, q),
+            f"epsilon_greedy sample jit B={batch} A={actions}",
+            lambda q=q: ours(key, q),
+            lambda q=q: peer(key, q),
             "rlax",
             repeats,
-            200,
-            batch=batch,
-            actions=actions,
+            inner=20,
         )
     q = jnp.asarray(rng.normal(size=(4,)), jnp.float32)
+    ours_dist, peer_dist = rlb.epsilon_greedy(0.05), rlax.epsilon_greedy(0.05)
     _compare(
-        "epsilon_greedy.sample eager",
-        lambda: rlb.epsilon_greedy(0.05).sample(key, q),
-        lambda: rlax.epsilon_greedy(0.05).sample(key, q),
+        "epsilon_greedy sample eager A=4",
+        lambda: ours_dist.sample(key, q),
+        lambda: peer_dist.sample(key, q),
         "rlax",
         repeats,
-        50,
-        batch=1,
-        actions=4,
+        inner=5,
     )
+
+
+def bench_policy_gradient(repeats):
+    rng = np.random.default_rng(1)
     t_len, actions = 128, 6
     logits = jnp.asarray(rng.normal(size=(t_len, actions)), jnp.float32)
     a = jnp.asarray(rng.integers(0, actions, size=t_len))
@@ -83,27 +83,36 @@ def main(repeats=15):
 
     ours, peer = grad_of(rlb.policy_gradient_loss), grad_of(rlax.policy_gradient_loss)
     _compare(
-        "policy_gradient_loss value_and_grad jit",
+        f"policy_gradient_loss value_and_grad jit T={t_len} A={actions}",
         lambda: ours(logits),
         lambda: peer(logits),
         "rlax",
         repeats,
-        200,
-        T=t_len,
-        actions=actions,
+        inner=20,
     )
+
+
+def bench_schedule(repeats):
     ours = rlb.linearly_decaying_epsilon(10_000, 1_000, 0.05)
     peer = optax.linear_schedule(1.0, 0.05, 10_000, 1_000)
     _compare(
         "linearly_decaying_epsilon eager",
         lambda: ours(5_000),
         lambda: peer(5_000),
-        "optax",
+        "optax.linear_schedule",
         repeats,
-        200,
+        inner=20,
     )
 
 
+def main():
+    args = common.parse_args(__doc__.splitlines()[0])
+    repeats = args.repeats or (15 if args.quick else 60)
+    sizes = [(1, 4)] if args.quick else [(1, 4), (256, 18)]
+    bench_sampling(repeats, sizes)
+    bench_policy_gradient(repeats)
+    bench_schedule(repeats)
+
+
 if __name__ == "__main__":
-    args = dict(a.lstrip("-").split("=") for a in sys.argv[1:])
-    main(repeats=int(args.get("repeats", 15)))
+    main()

@@ -6,7 +6,33 @@ loaded on first attribute access only, so importing rlblocks never starts MPI.
 
 import importlib as _importlib
 
-# --- value learning (rlblocks/_src/value_learning.py, losses.py, transforms.py)
+# --- value learning (rlblocks/_src/value_learning.py, value_losses.py, losses.py,
+#     transforms.py)
+from rlblocks._src.losses import clip_gradient as clip_gradient
+from rlblocks._src.losses import huber_loss as huber_loss
+from rlblocks._src.losses import l2_loss as l2_loss
+from rlblocks._src.transforms import batched_index as batched_index
+from rlblocks._src.transforms import one_hot as one_hot
+from rlblocks._src.value_learning import double_q_learning as double_q_learning
+from rlblocks._src.value_learning import expected_sarsa as expected_sarsa
+from rlblocks._src.value_learning import persistent_q_learning as persistent_q_learning
+from rlblocks._src.value_learning import q_learning as q_learning
+from rlblocks._src.value_learning import qv_learning as qv_learning
+from rlblocks._src.value_learning import qv_max as qv_max
+from rlblocks._src.value_learning import sarsa as sarsa
+from rlblocks._src.value_learning import td_learning as td_learning
+from rlblocks._src.value_losses import DoubleQExtra as DoubleQExtra
+from rlblocks._src.value_losses import QExtra as QExtra
+from rlblocks._src.value_losses import TDExtra as TDExtra
+from rlblocks._src.value_losses import double_q_learning_loss as double_q_learning_loss
+from rlblocks._src.value_losses import expected_sarsa_loss as expected_sarsa_loss
+from rlblocks._src.value_losses import (
+    persistent_q_learning_loss as persistent_q_learning_loss,
+)
+from rlblocks._src.value_losses import q_learning_loss as q_learning_loss
+from rlblocks._src.value_losses import qv_learning_loss as qv_learning_loss
+from rlblocks._src.value_losses import sarsa_loss as sarsa_loss
+from rlblocks._src.value_losses import td_learning_loss as td_learning_loss
 
 # --- multistep returns (rlblocks/_src/multistep.py)
 
@@ -85,28 +111,51 @@ __version__ = "0.1.0"
 __all__ = [
     "DiscreteDistribution",
     "DiscretePolicyEntropyExtra",
+    "DoubleQExtra",
+    "QExtra",
     "SequenceAdvantageActorCriticExtra",
+    "TDExtra",
     "add_dirichlet_noise",
     "add_gaussian_noise",
     "add_ornstein_uhlenbeck_noise",
+    "batched_index",
+    "clip_gradient",
     "clipped_surrogate_pg_loss",
     "constant_schedule",
     "discrete_policy_entropy_loss",
+    "double_q_learning",
+    "double_q_learning_loss",
     "dpg_loss",
     "entropy_loss",
     "epsilon_greedy",
+    "expected_sarsa",
+    "expected_sarsa_loss",
     "exponential_decay",
     "greedy",
+    "huber_loss",
     "incremental_update",
+    "l2_loss",
     "linear_schedule",
     "linearly_decaying_epsilon",
+    "one_hot",
     "periodic_update",
+    "persistent_q_learning",
+    "persistent_q_learning_loss",
     "piecewise_constant_schedule",
     "piecewise_linear_schedule",
     "policy_gradient_loss",
+    "q_learning",
+    "q_learning_loss",
     "qpg_loss",
+    "qv_learning",
+    "qv_learning_loss",
+    "qv_max",
     "rm_loss",
     "rpg_loss",
+    "sarsa",
+    "sarsa_loss",
     "sequence_advantage_actor_critic_loss",
     "softmax",
+    "td_learning",
+    "td_learning_loss",
 ]

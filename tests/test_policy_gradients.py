@@ -470,6 +470,15 @@ def test_sequence_a2c_batch_equals_loop_over_sequences():
     np.testing.assert_allclose(loss, np.mean(singles), rtol=1e-6)
 
 
+def test_sequence_a2c_accepts_integer_rewards_and_discounts():
+    # Rewards and discounts may be any number (house convention).
+    x = _a2c_inputs()
+    as_int = dict(x, rewards=jnp.array([[1], [0]]), pcontinues=jnp.array([[1], [1]]))
+    _, extra = rlb.sequence_advantage_actor_critic_loss(**as_int)
+    # G1 = 0 + 1 * 6 = 6; G0 = 1 + 1 * 6 = 7.
+    np.testing.assert_allclose(extra.discounted_returns, [[7.0], [6.0]])
+
+
 def test_sequence_a2c_bad_inputs():
     x = _a2c_inputs()
     with pytest.raises(ValueError, match=r"bootstrap_value must have shape \[B\]"):

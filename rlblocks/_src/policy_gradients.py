@@ -392,8 +392,8 @@ def sequence_advantage_actor_critic_loss(
             "policy_logits": (policy_logits, "T B A", "float"),
             "baseline_values": (baseline_values, "T B", "float"),
             "actions": (actions, "T B", "int"),
-            "rewards": (rewards, "T B", "float"),
-            "pcontinues": (pcontinues, "T B", "float"),
+            "rewards": (rewards, "T B", "number"),
+            "pcontinues": (pcontinues, "T B", "number"),
             "bootstrap_value": (bootstrap_value, "B", "float"),
         }
     )

@@ -9,6 +9,8 @@ promote bfloat16 target parameters).
 
 from __future__ import annotations
 
+from typing import Any
+
 import jax
 import jax.numpy as jnp
 import optax
@@ -16,8 +18,12 @@ import optax
 from rlblocks._src import checks
 from rlblocks._src.types import ArrayLike
 
+PyTree = Any  # a pytree of arrays (parameters), e.g. a dict of jax.Array
 
-def periodic_update(new_tensors, old_tensors, steps: ArrayLike, update_period: int):
+
+def periodic_update(
+    new_tensors: PyTree, old_tensors: PyTree, steps: ArrayLike, update_period: int
+) -> PyTree:
     """Copy the online parameters into the target every `update_period` steps.
 
     θ⁻ ← θ if steps mod K = 0 else θ⁻
@@ -42,7 +48,9 @@ def periodic_update(new_tensors, old_tensors, steps: ArrayLike, update_period: i
     return optax.periodic_update(new_tensors, old_tensors, steps, update_period)
 
 
-def incremental_update(new_tensors, old_tensors, step_size: ArrayLike):
+def incremental_update(
+    new_tensors: PyTree, old_tensors: PyTree, step_size: ArrayLike
+) -> PyTree:
     """Polyak-average the online parameters into the target parameters.
 
     θ⁻ ← τ θ + (1 − τ) θ⁻
