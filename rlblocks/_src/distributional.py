@@ -218,6 +218,12 @@ def categorical_q_learning(
       Bellemare, Dabney and Munos, A Distributional Perspective on Reinforcement
       Learning, 2017.
     """
+    checks.check_shapes(
+        {
+            "q_atoms_t": (q_atoms_t, "M", "float"),
+            "q_logits_t": (q_logits_t, "A M", "float"),
+        }
+    )
     q_t_selector = _categorical_means(q_atoms_t, q_logits_t)
     return _categorical_q(
         q_atoms_tm1,
