@@ -95,7 +95,8 @@ def signed_parabolic(x: ArrayLike, eps: float = 1e-3) -> Array:
     h⁻¹(y) = sign(y) ((√(1 + 4ε(|y| + 1 + ε)) − 1) / (2ε))² − sign(y)
 
     Computed as sign(y) u (u + 2) with u = 2|y| / (1 + 2ε + √((1 + 2ε)² + 4ε|y|)),
-    the root of ε u² + (1 + 2ε) u = |y| written without cancellation.
+    the root of ε u² + (1 + 2ε) u = |y| written without cancellation (and with
+    sign(y) u = 2y / (…), so the derivative at 0 is exact).
 
     Args:
       x: [...] floating-point values (transformed values y).
@@ -109,10 +110,11 @@ def signed_parabolic(x: ArrayLike, eps: float = 1e-3) -> Array:
       Atari, 2018.
     """
     checks.check_dtype(x, "float", "x")
-    abs_x = jnp.abs(x)
+    x = jnp.asarray(x)
     b = 1.0 + 2.0 * eps
-    u = 2.0 * abs_x / (b + jnp.sqrt(b * b + 4.0 * eps * abs_x))
-    return jnp.sign(x) * u * (u + 2.0)
+    denominator = b + jnp.sqrt(b * b + 4.0 * eps * jnp.abs(x))
+    signed_u = 2.0 * x / denominator
+    return signed_u * (jnp.abs(signed_u) + 2.0)
 
 
 def hyperbolic_sin(x: ArrayLike) -> Array:
