@@ -14,8 +14,12 @@ LOG2 = math.log(2.0)
 NEG = -1e9  # a logit whose softmax probability is exactly 0 in float32
 
 
-def f32(x):
-    return jnp.asarray(np.asarray(x, dtype=np.float32))
+def f32(x):  # numpy inputs: no eager device ops (and compiles) in the tests
+    return np.asarray(x, dtype=np.float32)
+
+
+def i32(x):
+    return np.asarray(x, dtype=np.int32)
 
 
 # --- categorical_l2_project ---------------------------------------------------
@@ -31,7 +35,7 @@ def test_l2_project_hand_values(variant):
 
 
 @pytest.mark.parametrize(("num_atoms", "num_src"), [(2, 1), (11, 15)])
-def test_l2_project_matches_c51_algorithm_1(variant, num_atoms, num_src):
+def test_l2_project_matches_c51_algorithm_1(num_atoms, num_src):
     # 16 random uniform supports at once (vmap): random v_min, v_max, and source
     # atoms r + γz spread well beyond both ends of the support
     rng = np.random.default_rng(num_atoms)
@@ -40,7 +44,7 @@ def test_l2_project_matches_c51_algorithm_1(variant, num_atoms, num_src):
     z_q = np.linspace(v_min, v_max, num_atoms, axis=1)
     z_p = rng.uniform(v_min - 5, v_max + 5, size=(num_src, 16)).T
     probs = rng.dirichlet(np.ones(num_src), size=16)
-    out = variant(jax.vmap(rlb.categorical_l2_project))(f32(z_p), f32(probs), f32(z_q))
+    out = jax.jit(jax.vmap(rlb.categorical_l2_project))(f32(z_p), f32(probs), f32(z_q))
     for i in range(16):
         want = ref.c51_project(z_p[i], probs[i], v_min[i], v_max[i], num_atoms)
         np.testing.assert_allclose(out[i], want, atol=2e-5)
@@ -150,7 +154,7 @@ def _random_categorical(rng, batch=None, n=5, m=7, a=3):
 
 
 def _jax(args):
-    return {k: jnp.asarray(v) if k == "a_tm1" else f32(v) for k, v in args.items()}
+    return {k: i32(v) if k == "a_tm1" else f32(v) for k, v in args.items()}
 
 
 def test_categorical_q_learning_matches_reference():
@@ -204,11 +208,11 @@ def test_categorical_bad_shapes():
 # --- batched categorical losses ---------------------------------------------------
 
 
-def test_categorical_q_learning_loss_matches_reference(variant):
+def test_categorical_q_learning_loss_matches_reference():
     rng = np.random.default_rng(5)
     args = _random_categorical(rng, batch=4)
     weights = rng.uniform(0, 2, size=4)
-    loss, extra = variant(rlb.categorical_q_learning_loss)(
+    loss, extra = jax.jit(rlb.categorical_q_learning_loss)(
         **_jax(args), weights=f32(weights)
     )
     per, targets, actions = [], [], []
@@ -286,7 +290,7 @@ def test_quantile_regression_loss_hand_values(variant, kappa, expected):
     np.testing.assert_allclose(out, expected, rtol=1e-6)
 
 
-@pytest.mark.parametrize("kappa", [0.0, 0.3, 1.0, 5.0])
+@pytest.mark.parametrize("kappa", [0.0, 0.3, 5.0])
 def test_quantile_regression_loss_matches_formula(kappa):
     rng = np.random.default_rng(int(kappa * 10))
     src, tau, target = rng.normal(size=6), rng.uniform(size=6), rng.normal(size=9)
@@ -345,19 +349,19 @@ def _random_quantile(rng, batch, n=4, m=5, a=3, shared_tau=True):
     return dict(
         dist_q_tm1=f32(rng.normal(size=(batch, n, a))),
         tau_q_tm1=f32(rng.uniform(size=(n,) if shared_tau else (batch, n))),
-        a_tm1=jnp.asarray(rng.integers(0, a, size=batch)),
+        a_tm1=i32(rng.integers(0, a, size=batch)),
         r_t=f32(rng.normal(size=batch)),
         discount_t=f32(rng.uniform(size=batch)),
     )
 
 
 @pytest.mark.parametrize("shared_tau", [True, False])
-def test_quantile_q_learning_loss_matches_reference(variant, shared_tau):
+def test_quantile_q_learning_loss_matches_reference(shared_tau):
     rng = np.random.default_rng(11)
     args = _random_quantile(rng, 4, shared_tau=shared_tau)
     sel, dist_t = f32(rng.normal(size=(4, 5, 3))), f32(rng.normal(size=(4, 5, 3)))
     weights = rng.uniform(size=4)
-    fn = variant(lambda *x, **k: rlb.quantile_q_learning_loss(*x, 1.0, **k))
+    fn = jax.jit(lambda *x, **k: rlb.quantile_q_learning_loss(*x, 1.0, **k))
     loss, extra = fn(*args.values(), sel, dist_t, weights=f32(weights))
     per = []
     for b in range(4):

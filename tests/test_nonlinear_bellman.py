@@ -9,8 +9,12 @@ import rlblocks as rlb
 from tests import reference as ref
 
 
-def f32(x):
-    return jnp.asarray(np.asarray(x, dtype=np.float32))
+def f32(x):  # numpy inputs: no eager device ops (and compiles) in the tests
+    return np.asarray(x, dtype=np.float32)
+
+
+def i32(x):
+    return np.asarray(x, dtype=np.int32)
 
 
 # Each pair with its float64 numpy twin, used to build the reference targets.
@@ -66,8 +70,8 @@ def test_retrace_hand_values(variant):
     out = fn(
         f32([[0.5, 0.0], [0.0, 1.0]]),
         f32([[1.0, 3.0], [2.0, 4.0]]),
-        jnp.array([0, 1]),
-        jnp.array([1, 0]),
+        i32([0, 1]),
+        i32([1, 0]),
         f32([0.0, 1.0]),
         f32([1.0, 1.0]),
         f32([[0.5, 0.5], [1.0, 0.0]]),
@@ -113,8 +117,9 @@ def test_lambda_recursion_equals_explicit_mixture():
     np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
 
 
-@pytest.mark.parametrize("pair", sorted(PAIRS))
-@pytest.mark.parametrize("n", [1, 3, T + 2])
+@pytest.mark.parametrize(
+    ("pair", "n"), [("identity", 1), ("identity", T + 2), ("signed_hyperbolic", 3)]
+)
 def test_n_step_returns_match_reference(pair, n):
     tx, fwd, inv = PAIRS[pair]
     fn = jax.jit(lambda *x: rlb.transformed_n_step_returns(tx, *x[:3], n, x[3]))
@@ -148,12 +153,12 @@ def test_retrace_and_off_policy_returns_match_reference(pair):
             _np(inv, q_tilde), x["a_t"], x["r_t"], x["discount_t"], c, x["pi_t"]
         )
         target = _np(fwd, plain)
-        args = (f32(q_tilde), jnp.asarray(x["a_t"]), f32(x["r_t"]))
+        args = (f32(q_tilde), i32(x["a_t"]), f32(x["r_t"]))
         got = returns(*args, f32(x["discount_t"]), f32(c), f32(x["pi_t"]))
         np.testing.assert_allclose(got, target, rtol=2e-5, atol=2e-5)
         got = retrace(
-            f32(x["q_tm1"]), f32(q_tilde), jnp.asarray(x["a_tm1"]),
-            jnp.asarray(x["a_t"]), f32(x["r_t"]), f32(x["discount_t"]),
+            f32(x["q_tm1"]), f32(q_tilde), i32(x["a_tm1"]),
+            i32(x["a_t"]), f32(x["r_t"]), f32(x["discount_t"]),
             f32(x["pi_t"]), f32(x["mu_t"]),
         )  # fmt: skip
         q_a = x["q_tm1"][np.arange(T), x["a_tm1"]]
@@ -167,14 +172,14 @@ def test_q_lambda_and_n_step_q_learning_match_reference(pair):
     q_tilde, q_tm1 = _np(fwd, x["q_t"]), x["q_tm1"]
     q_a = q_tm1[np.arange(T), x["a_tm1"]]
     got = jax.jit(lambda *a: rlb.transformed_q_lambda(*a, tx_pair=tx))(
-        f32(q_tm1), jnp.asarray(x["a_tm1"]), f32(x["r_t"]), f32(x["discount_t"]),
+        f32(q_tm1), i32(x["a_tm1"]), f32(x["r_t"]), f32(x["discount_t"]),
         f32(q_tilde), f32(x["lambda_"]),
     )  # fmt: skip
     v = _np(inv, q_tilde.max(axis=1))
     plain = ref.lambda_returns(x["r_t"], x["discount_t"], v, x["lambda_"])
     np.testing.assert_allclose(got, _np(fwd, plain) - q_a, rtol=2e-5, atol=2e-5)
     got = jax.jit(lambda *a: rlb.transformed_n_step_q_learning(*a, 3, tx_pair=tx))(
-        f32(q_tm1), jnp.asarray(x["a_tm1"]), f32(q_tilde), jnp.asarray(x["a_t"]),
+        f32(q_tm1), i32(x["a_tm1"]), f32(q_tilde), i32(x["a_t"]),
         f32(x["r_t"]), f32(x["discount_t"]),
     )  # fmt: skip
     v = _np(inv, q_tilde[np.arange(T), x["a_t"]])
@@ -187,13 +192,17 @@ def test_muzero_pair_targets_are_encoded_returns():
     # plain λ-return of the decoded values
     pair = rlb.muzero_pair(-10.0, 10.0, 81, rlb.SIGNED_HYPERBOLIC_PAIR)
     x = _trajectory(2)
-    probs = pair.apply(f32(x["v_t"]))
-    out = jax.jit(lambda *a: rlb.transformed_lambda_returns(pair, *a))(
-        f32(x["r_t"]), f32(x["discount_t"]), probs, f32(0.8)
-    )
+
+    @jax.jit
+    def target(r_t, discount_t, v_t):
+        probs = pair.apply(v_t)
+        out = rlb.transformed_lambda_returns(pair, r_t, discount_t, probs, 0.8)
+        return out, pair.apply_inv(out)
+
+    out, decoded = target(f32(x["r_t"]), f32(x["discount_t"]), f32(x["v_t"]))
     assert out.shape == (T, 81)
     plain = ref.lambda_returns(x["r_t"], x["discount_t"], x["v_t"], 0.8)
-    np.testing.assert_allclose(pair.apply_inv(out), plain, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(decoded, plain, rtol=1e-4, atol=1e-4)
 
 
 # --- vmap, gradients, errors ----------------------------------------------------------
@@ -202,8 +211,8 @@ def test_muzero_pair_targets_are_encoded_returns():
 def test_vmap_equals_loop():
     xs = [_trajectory(s) for s in range(3)]
     keys = ("q_tm1", "q_t", "a_tm1", "a_t", "r_t", "discount_t", "pi_t", "mu_t")
-    batch = [jnp.asarray(np.stack([x[k] for x in xs])) for k in keys]
-    batch = [b.astype(jnp.float32) if b.dtype.kind == "f" else b for b in batch]
+    batch = [np.stack([x[k] for x in xs]) for k in keys]
+    batch = [f32(b) if b.dtype.kind == "f" else i32(b) for b in batch]
     fn = jax.jit(
         lambda *a: rlb.transformed_retrace(*a, 0.9, tx_pair=rlb.SIGNED_HYPERBOLIC_PAIR)
     )
@@ -218,7 +227,7 @@ def test_gradients_stop_at_targets():
 
     def loss(q_tm1, q_t, stop):
         td = rlb.transformed_q_lambda(
-            q_tm1, jnp.asarray(x["a_tm1"]), f32(x["r_t"]), f32(x["discount_t"]),
+            q_tm1, i32(x["a_tm1"]), f32(x["r_t"]), f32(x["discount_t"]),
             q_t, 0.8, stop_target_gradients=stop, tx_pair=tx,
         )  # fmt: skip
         return jnp.sum(td)
@@ -243,7 +252,7 @@ def test_bad_shapes_raise():
         rlb.transformed_n_step_returns(tx, r, d, f32(np.ones((4, 2))), 2)
     with pytest.raises(ValueError, match="n must be an integer >= 1"):
         rlb.transformed_n_step_returns(tx, r, d, v, 0)
-    q, a = f32(np.ones((4, 2))), jnp.zeros(4, jnp.int32)
+    q, a = f32(np.ones((4, 2))), i32(np.zeros(4))
     with pytest.raises(ValueError, match="a_t must have an integer dtype"):
         rlb.transformed_retrace(q, q, a, f32(np.zeros(4)), r, d, q, r, 1.0)
     with pytest.raises(ValueError, match="pi_t"):

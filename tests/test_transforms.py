@@ -11,8 +11,12 @@ import rlblocks as rlb
 from tests import reference as ref
 
 
-def f32(x):
-    return jnp.asarray(np.asarray(x, dtype=np.float32))
+def f32(x):  # numpy inputs: no eager device ops (and compiles) in the tests
+    return np.asarray(x, dtype=np.float32)
+
+
+def i32(x):
+    return np.asarray(x, dtype=np.int32)
 
 
 # float32 values over [-1e4, 1e4]: a uniform grid plus log-spaced magnitudes down to
@@ -38,7 +42,7 @@ def test_pairs_round_trip_in_float32(name):
     # direction is written without cancellation, so the round trip stays within a
     # few ulps times the condition number (measured max ≈ 1.6e-6) even at 1e-8.
     pair = PAIRS[name]
-    back = jax.jit(lambda x: pair.apply_inv(pair.apply(x)))(jnp.asarray(GRID))
+    back = jax.jit(lambda x: pair.apply_inv(pair.apply(x)))(GRID)
     assert back.dtype == jnp.float32
     np.testing.assert_allclose(np.asarray(back, np.float64), GRID, rtol=1e-5, atol=0)
 
@@ -91,13 +95,12 @@ def test_signed_hyperbolic_matches_textbook_formula():
 def test_gradients_are_finite_at_zero():
     for fn in (rlb.signed_hyperbolic, rlb.signed_parabolic, rlb.signed_logp1):
         # (sign(x)·g(|x|) forms such as signed_logp1 give 0 at exactly 0)
-        grad = jax.grad(fn)(jnp.float32(0.0))
-        assert np.isfinite(grad)
+        assert np.isfinite(jax.jit(jax.grad(fn))(jnp.float32(0.0)))
     # h'(0) = 1/2 + ε and (h⁻¹)'(0) = 1 / h'(0)
-    np.testing.assert_allclose(jax.grad(rlb.signed_hyperbolic)(0.0), 0.501, rtol=1e-6)
-    np.testing.assert_allclose(
-        jax.grad(rlb.signed_parabolic)(0.0), 1 / 0.501, rtol=1e-5
-    )
+    grad_h = jax.jit(jax.grad(rlb.signed_hyperbolic))(jnp.float32(0.0))
+    np.testing.assert_allclose(grad_h, 0.501, rtol=1e-6)
+    grad_h_inv = jax.jit(jax.grad(rlb.signed_parabolic))(jnp.float32(0.0))
+    np.testing.assert_allclose(grad_h_inv, 1 / 0.501, rtol=1e-5)
 
 
 def test_transforms_reject_integer_input():
@@ -152,7 +155,9 @@ def test_muzero_pair_squashes_then_encodes():
     x = f32([-50.0, 0.0, 3.0, 80.0])
     probs = jax.jit(pair.apply)(x)
     # the encoding is the 2-hot of h(x) on the uniform support
-    direct = rlb.transform_to_2hot(rlb.signed_hyperbolic(x), -10.0, 10.0, 41)
+    direct = jax.jit(rlb.transform_to_2hot, static_argnums=(1, 2, 3))(
+        rlb.signed_hyperbolic(x), -10.0, 10.0, 41
+    )
     np.testing.assert_allclose(probs, direct, atol=1e-6)
     np.testing.assert_allclose(jax.jit(pair.apply_inv)(probs), x, rtol=1e-5, atol=1e-5)
 
