@@ -1,21 +1,18 @@
 """Distributional losses and transformed targets: rlblocks vs rlax, jitted on CPU.
 
     .venv/bin/pip install rlax   # the peer (pyproject `bench` extra)
-    .venv/bin/python benchmarks/bench_distributional.py [--repeats 15]
+    .venv/bin/python benchmarks/bench_distributional.py [--quick] [--repeats 15]
 
 Each configuration builds one jitted function per library (the batched rlblocks
 `*_loss`, or `jax.vmap` of the rlax primitive with the same mean), checks that
 both give the same value, compiles both, then times interleaved repeats (the
-machine is shared and noisy): a repeat is `iters` calls ending in
-`block_until_ready`, and the median over repeats is reported in microseconds per
-call. One JSON line per configuration.
+machine is shared and noisy): a repeat is `inner` calls each ending in
+`block_until_ready`, and the median (and spread) over repeats is reported in
+microseconds per call. One JSON line per configuration.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import statistics
 import time
 import warnings
 
@@ -24,6 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import rlblocks as rlb
+from benchmarks import common
 
 warnings.simplefilter("ignore")  # rlax's categorical_cross_entropy deprecation note
 import rlax  # noqa: E402
@@ -135,38 +133,39 @@ CONFIGS = [
 ]
 
 
-def time_calls(fn, args, iters):
-    start = time.perf_counter()
-    for _ in range(iters):
-        out = fn(*args)
-    jax.block_until_ready(out)
-    return (time.perf_counter() - start) / iters
-
-
 def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeats", type=int, default=15)
-    opts = parser.parse_args()
-    for name, build, config in CONFIGS:
+    opts = common.parse_args(__doc__.splitlines()[0])
+    repeats = opts.repeats or (5 if opts.quick else 15)
+    configs = CONFIGS[::2] if opts.quick else CONFIGS
+    for name, build, config in configs:
         ours, peer, args = build(**config)
         ours, peer = (jax.jit(jax.value_and_grad(f)) for f in (ours, peer))
         (v_ours, g_ours), (v_peer, g_peer) = ours(*args), peer(*args)  # compile
         np.testing.assert_allclose(v_ours, v_peer, rtol=2e-3)
         np.testing.assert_allclose(g_ours, g_peer, rtol=2e-3, atol=1e-5)
-        once = time_calls(ours, args, 3)
-        iters = max(3, min(200, int(0.05 / max(once, 1e-6))))
-        times = {"rlblocks": [], "rlax": []}
-        for rep in range(opts.repeats):
-            order = [("rlblocks", ours), ("rlax", peer)][:: 1 if rep % 2 else -1]
-            for label, fn in order:
-                times[label].append(time_calls(fn, args, iters))
-        med = {k: statistics.median(v) * 1e6 for k, v in times.items()}
-        print(json.dumps({
-            "bench": name, **config, "op": "jit(value_and_grad)",
-            "rlblocks_us": round(med["rlblocks"], 1), "rlax_us": round(med["rlax"], 1),
-            "ratio": round(med["rlblocks"] / med["rlax"], 3), "repeats": opts.repeats,
-            "iters": iters,
-        }), flush=True)  # fmt: skip
+        start = time.perf_counter()
+        jax.block_until_ready(ours(*args))
+        inner = max(1, min(100, int(0.02 / (time.perf_counter() - start))))
+        timings = common.interleaved(
+            {
+                "rlblocks": lambda f=ours, a=args: jax.block_until_ready(f(*a)),
+                "rlax": lambda f=peer, a=args: jax.block_until_ready(f(*a)),
+            },
+            repeats,
+            inner=inner,
+        )
+        mine, theirs = timings["rlblocks"], timings["rlax"]
+        label = " ".join(f"{k}={v}" for k, v in config.items())
+        common.emit(
+            {
+                "name": f"{name} {label} jit(value_and_grad)",
+                "rlblocks_us": mine["median_s"] * 1e6,
+                "rlblocks_iqr_us": mine["iqr_s"] * 1e6,
+                "peer": "rlax (vmap of the primitive)",
+                "peer_us": theirs["median_s"] * 1e6,
+                "ratio": mine["median_s"] / theirs["median_s"],
+            }
+        )
 
 
 if __name__ == "__main__":
