@@ -160,7 +160,8 @@ def power(x: ArrayLike, p: float) -> Array:
       [...] transformed values.
     """
     checks.check_dtype(x, "float", "x")
-    checks.check_in_range(p, 0.0, float("inf"), "p")
+    if isinstance(p, (int, float)) and not p > 0:
+        raise ValueError(f"p must be > 0, got {p}")
     q = jnp.sqrt(p)
     return jnp.sign(x) * jnp.expm1(p * jnp.log1p(jnp.abs(x) / q)) / q
 
