@@ -132,14 +132,16 @@ CASES = [
         "lambda_returns_scalar",
         rlb.lambda_returns,
         {**_R, "v_t": "v_t"},
-        lambda d: ref.lambda_returns(d["r_t"], d["discount_t"], d["v_t"], 0.7),
+        lambda d: ref.forward_lambda_returns(d["r_t"], d["discount_t"], d["v_t"], 0.7),
         {"lambda_": 0.7},
     ),
     Case(
         "lambda_returns_per_step",
         rlb.lambda_returns,
         {**_R, "v_t": "v_t", "lambda_": "lam"},
-        lambda d: ref.lambda_returns(d["r_t"], d["discount_t"], d["v_t"], d["lam"]),
+        lambda d: ref.forward_lambda_returns(
+            d["r_t"], d["discount_t"], d["v_t"], d["lam"]
+        ),
     ),
     Case(
         "discounted_returns",
@@ -157,21 +159,23 @@ CASES = [
         "n_step_1",
         rlb.n_step_bootstrapped_returns,
         {**_R, "v_t": "v_t"},
-        lambda d: ref.n_step_returns(d["r_t"], d["discount_t"], d["v_t"], 1),
+        lambda d: ref.forward_n_step_returns(d["r_t"], d["discount_t"], d["v_t"], 1),
         {"n": 1},
     ),
     Case(
         "n_step_3_per_step_lambda",
         rlb.n_step_bootstrapped_returns,
         {**_R, "v_t": "v_t", "lambda_t": "lam"},
-        lambda d: ref.n_step_returns(d["r_t"], d["discount_t"], d["v_t"], 3, d["lam"]),
+        lambda d: ref.forward_n_step_returns(
+            d["r_t"], d["discount_t"], d["v_t"], 3, d["lam"]
+        ),
         {"n": 3},
     ),
     Case(
         "n_step_60_longer_than_T",
         rlb.n_step_bootstrapped_returns,
         {**_R, "v_t": "v_t"},
-        lambda d: ref.n_step_returns(d["r_t"], d["discount_t"], d["v_t"], 60),
+        lambda d: ref.forward_n_step_returns(d["r_t"], d["discount_t"], d["v_t"], 60),
         {"n": 60},
     ),
     Case(
@@ -217,7 +221,7 @@ CASES = [
         rlb.td_lambda,
         {"v_tm1": "v_tm1", **_R, "v_t": "v_t", "lambda_": "lam"},
         lambda d: (
-            ref.lambda_returns(d["r_t"], d["discount_t"], d["v_t"], d["lam"])
+            ref.forward_lambda_returns(d["r_t"], d["discount_t"], d["v_t"], d["lam"])
             - d["v_tm1"]
         ),
         prediction=lambda d: d["v_tm1"],
@@ -227,7 +231,7 @@ CASES = [
         rlb.sarsa_lambda,
         {**_Q, "a_t": "a_t"},
         lambda d: (
-            ref.lambda_returns(
+            ref.forward_lambda_returns(
                 d["r_t"], d["discount_t"], _pick(d["q_t"], d["a_t"]), 0.6
             )
             - _pick(d["q_tm1"], d["a_tm1"])
@@ -240,7 +244,7 @@ CASES = [
         rlb.q_lambda,
         _Q,
         lambda d: (
-            ref.lambda_returns(d["r_t"], d["discount_t"], d["q_t"].max(-1), 0.6)
+            ref.forward_lambda_returns(d["r_t"], d["discount_t"], d["q_t"].max(-1), 0.6)
             - _pick(d["q_tm1"], d["a_tm1"])
         ),
         {"lambda_": 0.6},
