@@ -1,0 +1,22 @@
+"""Replay buffers: uniform, prioritized, n-step and sequence, in jit and on the host.
+
+Every buffer is a factory returning a NamedTuple of pure functions over a NamedTuple
+state of arrays (`init`, `add`, `sample`, `can_sample`, and `update_priorities` for
+prioritized replay). The `host_*` variants hold numpy arrays written in place.
+"""
+
+from rlblocks.replay._common import Buffer as Buffer
+from rlblocks.replay._common import PrioritizedBuffer as PrioritizedBuffer
+from rlblocks.replay._common import ReplaySample as ReplaySample
+from rlblocks.replay.host import host_uniform_buffer as host_uniform_buffer
+from rlblocks.replay.uniform import BufferState as BufferState
+from rlblocks.replay.uniform import uniform_buffer as uniform_buffer
+
+__all__ = [
+    "Buffer",
+    "BufferState",
+    "PrioritizedBuffer",
+    "ReplaySample",
+    "host_uniform_buffer",
+    "uniform_buffer",
+]
