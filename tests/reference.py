@@ -55,3 +55,43 @@ class ReplayModel:
         """Held items from oldest to newest."""
         start = (self.insert_pos - self.size) % self.capacity
         return [self.slots[(start + k) % self.capacity] for k in range(self.size)]
+
+
+class PrioritizedModel(ReplayModel):
+    """ReplayModel plus a priority per slot (proportional prioritization).
+
+    New items get the largest p + epsilon seen so far (1 at the start); slot i is
+    sampled with probability (p_i + eps)^alpha / sum_k (p_k + eps)^alpha.
+    """
+
+    def __init__(self, capacity, alpha, epsilon):
+        super().__init__(capacity)
+        self.alpha, self.epsilon = alpha, epsilon
+        self.priority = [0.0] * capacity  # p + epsilon per slot
+        self.max_priority = 1.0
+
+    def add(self, items, mask=None):
+        for k, item in enumerate(items):
+            if mask is None or mask[k]:
+                self.priority[self.insert_pos] = self.max_priority
+                super().add([item])
+
+    def update(self, indices, priorities):
+        for i, p in zip(indices, priorities, strict=True):
+            self.priority[int(i)] = float(p) + self.epsilon
+            self.max_priority = max(self.max_priority, float(p) + self.epsilon)
+
+    def probabilities(self):
+        """[capacity] float64 sampling probabilities (plain loop)."""
+        mass = [0.0] * self.capacity
+        for i in range(self.size):
+            mass[i] = self.priority[i] ** self.alpha
+        total = sum(mass)
+        return [m / total for m in mass]
+
+    def weights(self, indices, beta):
+        """w_i = (N P(i))^-beta / max_j (N P(j))^-beta over held slots j."""
+        probs = self.probabilities()
+        n = self.size
+        w_max = max((n * probs[j]) ** -beta for j in range(n) if probs[j] > 0)
+        return [(n * probs[int(i)]) ** -beta / w_max for i in indices]

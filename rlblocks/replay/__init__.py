@@ -9,14 +9,26 @@ from rlblocks.replay._common import Buffer as Buffer
 from rlblocks.replay._common import PrioritizedBuffer as PrioritizedBuffer
 from rlblocks.replay._common import ReplaySample as ReplaySample
 from rlblocks.replay.host import host_uniform_buffer as host_uniform_buffer
+from rlblocks.replay.host_prioritized import (
+    HostPrioritizedState as HostPrioritizedState,
+)
+from rlblocks.replay.host_prioritized import (
+    host_prioritized_buffer as host_prioritized_buffer,
+)
+from rlblocks.replay.prioritized import PrioritizedState as PrioritizedState
+from rlblocks.replay.prioritized import prioritized_buffer as prioritized_buffer
 from rlblocks.replay.uniform import BufferState as BufferState
 from rlblocks.replay.uniform import uniform_buffer as uniform_buffer
 
 __all__ = [
     "Buffer",
     "BufferState",
+    "HostPrioritizedState",
     "PrioritizedBuffer",
+    "PrioritizedState",
     "ReplaySample",
+    "host_prioritized_buffer",
     "host_uniform_buffer",
+    "prioritized_buffer",
     "uniform_buffer",
 ]
