@@ -95,3 +95,40 @@ class PrioritizedModel(ReplayModel):
         n = self.size
         w_max = max((n * probs[j]) ** -beta for j in range(n) if probs[j] > 0)
         return [(n * probs[int(i)]) ** -beta / w_max for i in indices]
+
+
+def n_step_model(steps, n, gamma):
+    """Plain-Python n-step transitions of parallel envs.
+
+    Args:
+      steps: list over time of lists over envs of
+        (obs, action, reward, terminated, truncated, next_obs, valid).
+      n: steps summed; gamma: discount.
+
+    Returns:
+      list over time of the emitted (env, obs, action, G, discount, next_obs),
+      env by env, oldest first.
+    """
+    pending = None
+    out = []
+    for step in steps:
+        pending = pending or [[] for _ in step]
+        emitted = []
+        for e, (obs, action, reward, term, trunc, next_obs, valid) in enumerate(step):
+            if not valid:
+                continue
+            pending[e].append((obs, action, reward))
+            if term or trunc:
+                starts = range(len(pending[e]))
+            elif len(pending[e]) == n:
+                starts = [0]
+            else:
+                continue
+            for j in starts:
+                rest = pending[e][j:]
+                ret = sum(gamma**k * r for k, (_, _, r) in enumerate(rest))
+                disc = 0.0 if term else gamma ** len(rest)
+                emitted.append((e, rest[0][0], rest[0][1], ret, disc, next_obs))
+            pending[e] = [] if (term or trunc) else pending[e][1:]
+        out.append(emitted)
+    return out

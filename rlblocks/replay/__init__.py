@@ -15,6 +15,11 @@ from rlblocks.replay.host_prioritized import (
 from rlblocks.replay.host_prioritized import (
     host_prioritized_buffer as host_prioritized_buffer,
 )
+from rlblocks.replay.n_step import NStep as NStep
+from rlblocks.replay.n_step import NStepState as NStepState
+from rlblocks.replay.n_step import Transition as Transition
+from rlblocks.replay.n_step import host_n_step_transitions as host_n_step_transitions
+from rlblocks.replay.n_step import n_step_transitions as n_step_transitions
 from rlblocks.replay.prioritized import PrioritizedState as PrioritizedState
 from rlblocks.replay.prioritized import prioritized_buffer as prioritized_buffer
 from rlblocks.replay.uniform import BufferState as BufferState
@@ -24,11 +29,16 @@ __all__ = [
     "Buffer",
     "BufferState",
     "HostPrioritizedState",
+    "NStep",
+    "NStepState",
     "PrioritizedBuffer",
     "PrioritizedState",
     "ReplaySample",
+    "Transition",
+    "host_n_step_transitions",
     "host_prioritized_buffer",
     "host_uniform_buffer",
+    "n_step_transitions",
     "prioritized_buffer",
     "uniform_buffer",
 ]
