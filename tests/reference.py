@@ -132,3 +132,26 @@ def n_step_model(steps, n, gamma):
             pending[e] = [] if (term or trunc) else pending[e][1:]
         out.append(emitted)
     return out
+
+
+class SequenceModel(ReplayModel):
+    """ReplayModel that also remembers every item in time order (`history`).
+
+    A window may start at time k if k % period == 0 and [k, k + T) is held.
+    """
+
+    def __init__(self, capacity, length, period):
+        super().__init__(capacity)
+        self.length, self.period = length, period
+        self.history = []
+
+    def add(self, items, mask=None):
+        for k, item in enumerate(items):
+            if mask is None or mask[k]:
+                self.history.append(item)
+                super().add([item])
+
+    def starts(self):
+        """Times k that may start a window."""
+        held = range(self.count - self.size, self.count - self.length + 1)
+        return [k for k in held if k % self.period == 0]

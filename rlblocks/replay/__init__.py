@@ -22,6 +22,8 @@ from rlblocks.replay.n_step import host_n_step_transitions as host_n_step_transi
 from rlblocks.replay.n_step import n_step_transitions as n_step_transitions
 from rlblocks.replay.prioritized import PrioritizedState as PrioritizedState
 from rlblocks.replay.prioritized import prioritized_buffer as prioritized_buffer
+from rlblocks.replay.sequence import host_sequence_buffer as host_sequence_buffer
+from rlblocks.replay.sequence import sequence_buffer as sequence_buffer
 from rlblocks.replay.uniform import BufferState as BufferState
 from rlblocks.replay.uniform import uniform_buffer as uniform_buffer
 
@@ -37,8 +39,10 @@ __all__ = [
     "Transition",
     "host_n_step_transitions",
     "host_prioritized_buffer",
+    "host_sequence_buffer",
     "host_uniform_buffer",
     "n_step_transitions",
     "prioritized_buffer",
+    "sequence_buffer",
     "uniform_buffer",
 ]

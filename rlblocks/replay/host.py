@@ -106,11 +106,12 @@ def check_rng(rng) -> np.random.Generator:
     return rng
 
 
-def deliver(storage, indices: np.ndarray, weights: np.ndarray):
-    """Gather rows on the host and move them with indices and weights in one put."""
+def deliver(storage, rows: np.ndarray, weights: np.ndarray, indices=None):
+    """Gather `rows` on the host; move them, indices and weights in one put."""
     leaves, treedef = jax.tree.flatten(storage)
-    rows = [np.take(b, indices, axis=0) for b in leaves]
-    moved = jax.device_put([*rows, indices.astype(np.int32), weights])
+    taken = [np.take(b, rows, axis=0) for b in leaves]
+    indices = rows if indices is None else indices
+    moved = jax.device_put([*taken, indices.astype(np.int32), weights])
     item = jax.tree.unflatten(treedef, moved[:-2])
     return _common.ReplaySample(item=item, indices=moved[-2], weights=moved[-1])
 
