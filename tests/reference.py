@@ -155,3 +155,35 @@ class SequenceModel(ReplayModel):
         """Times k that may start a window."""
         held = range(self.count - self.size, self.count - self.length + 1)
         return [k for k in held if k % self.period == 0]
+
+
+class FrameModel:
+    """Plain-Python frame-sharing buffer: slots of (frame, step or None).
+
+    A transition whose obs_tm1 differs from the last stored frame first stores
+    obs_tm1 in a start slot (step None). Slot i's transition may be sampled when it
+    holds a step and slot i - 1 is still held (it is not the oldest slot).
+    """
+
+    def __init__(self, capacity):
+        self.base = ReplayModel(capacity)
+
+    def add(self, transitions):
+        """transitions: list of (obs_tm1, step, obs_t) with hashable obs."""
+        for obs_tm1, step, obs_t in transitions:
+            b = self.base
+            last = b.slots[(b.insert_pos - 1) % b.capacity] if b.size else None
+            if last is None or last[0] != obs_tm1:
+                b.add([(obs_tm1, None)])
+            b.add([(obs_t, step)])
+
+    def sampleable(self):
+        """{slot: (obs_tm1, step, obs_t)} of the transitions that may be sampled."""
+        b = self.base
+        oldest = (b.insert_pos - b.size) % b.capacity
+        out = {}
+        for i in range(b.size):
+            frame, step = b.slots[i]
+            if step is not None and i != oldest:
+                out[i] = (b.slots[(i - 1) % b.capacity][0], step, frame)
+        return out

@@ -8,6 +8,8 @@ prioritized replay). The `host_*` variants hold numpy arrays written in place.
 from rlblocks.replay._common import Buffer as Buffer
 from rlblocks.replay._common import PrioritizedBuffer as PrioritizedBuffer
 from rlblocks.replay._common import ReplaySample as ReplaySample
+from rlblocks.replay.frames import FrameState as FrameState
+from rlblocks.replay.frames import frame_sharing_buffer as frame_sharing_buffer
 from rlblocks.replay.host import host_uniform_buffer as host_uniform_buffer
 from rlblocks.replay.host_prioritized import (
     HostPrioritizedState as HostPrioritizedState,
@@ -30,6 +32,7 @@ from rlblocks.replay.uniform import uniform_buffer as uniform_buffer
 __all__ = [
     "Buffer",
     "BufferState",
+    "FrameState",
     "HostPrioritizedState",
     "NStep",
     "NStepState",
@@ -37,6 +40,7 @@ __all__ = [
     "PrioritizedState",
     "ReplaySample",
     "Transition",
+    "frame_sharing_buffer",
     "host_n_step_transitions",
     "host_prioritized_buffer",
     "host_sequence_buffer",
