@@ -17,6 +17,10 @@ from rlblocks.replay.host_prioritized import (
 from rlblocks.replay.host_prioritized import (
     host_prioritized_buffer as host_prioritized_buffer,
 )
+from rlblocks.replay.io import from_bytes as from_bytes
+from rlblocks.replay.io import load as load
+from rlblocks.replay.io import save as save
+from rlblocks.replay.io import to_bytes as to_bytes
 from rlblocks.replay.n_step import NStep as NStep
 from rlblocks.replay.n_step import NStepState as NStepState
 from rlblocks.replay.n_step import Transition as Transition
@@ -41,12 +45,16 @@ __all__ = [
     "ReplaySample",
     "Transition",
     "frame_sharing_buffer",
+    "from_bytes",
     "host_n_step_transitions",
     "host_prioritized_buffer",
     "host_sequence_buffer",
     "host_uniform_buffer",
+    "load",
     "n_step_transitions",
     "prioritized_buffer",
+    "save",
     "sequence_buffer",
+    "to_bytes",
     "uniform_buffer",
 ]
