@@ -50,7 +50,7 @@ class FrameMachine(RuleBasedStateMachine):
         self.next_action = 1
 
     @precondition(lambda self: self.buf is None)
-    @rule(capacity=st.sampled_from([2, 5, 8]))
+    @rule(capacity=st.sampled_from([2, 7]))
     def create(self, capacity):
         self.buf = jit_buffer(capacity)
         self.state = self.buf.init(EXAMPLE)
@@ -116,7 +116,8 @@ def test_hand_computed_layout_and_memory():
     # Episode A: 1 -> 2 -> 3 (two transitions), then a reset to 9 -> 4.
     # Slots: [1 start] [2 step a=1] [3 step a=2] [9 start] [4 step a=3].
     buf = replay.frame_sharing_buffer(6)
-    state = buf.add(buf.init(EXAMPLE), batch([(1, 1, 2), (2, 2, 3), (9, 3, 4)]))
+    add = jax.jit(buf.add)
+    state = add(buf.init(EXAMPLE), batch([(1, 1, 2), (2, 2, 3), (9, 3, 4)]))
     frames = np.asarray(state.slots.items["frame"])[:5, 0].tolist()
     assert frames == [1, 2, 3, 9, 4]
     assert np.asarray(state.slots.items["is_step"])[:5].tolist() == [

@@ -34,8 +34,8 @@ def jit_states():
     u = replay.uniform_buffer(5)
     p = replay.prioritized_buffer(5)
     s = replay.sequence_buffer(5, 2)
-    ps = p.add(p.init(EXAMPLE), items(7))
-    ps = p.update_priorities(ps, jnp.array([0, 3]), jnp.array([0.25, 4.0]))
+    ps = jax.jit(p.add)(p.init(EXAMPLE), items(7))
+    ps = jax.jit(p.update_priorities)(ps, jnp.array([0, 3]), jnp.array([0.25, 4.0]))
     acc = replay.n_step_transitions(3, 0.9)
     ns = acc.init(np.zeros(2, np.float32), np.zeros((), np.int32), 2)
     ns = acc.step(
@@ -66,7 +66,8 @@ def test_jit_states_round_trip(tmp_path):
         if buf is not None:
             # The loaded state behaves identically: same samples.
             key = jax.random.key(7)
-            assert_same(buf.sample(loaded, key, 4), buf.sample(state, key, 4))
+            sample = jax.jit(buf.sample, static_argnums=2)
+            assert_same(sample(loaded, key, 4), sample(state, key, 4))
 
 
 def test_host_states_round_trip():

@@ -59,14 +59,14 @@ class PrioritizedMachine(RuleBasedStateMachine):
         return jax.random.key(seed)
 
     @precondition(lambda self: self.buf is None)
-    @rule(capacity=st.sampled_from([1, 3, 6]))
+    @rule(capacity=st.sampled_from([1, 6]))
     def create(self, capacity):
         self.buf = self.make(capacity)
         self.state = self.buf.init(EXAMPLE)
         self.model = PrioritizedModel(capacity, ALPHA, EPS)
 
     @precondition(lambda self: self.buf is not None)
-    @rule(n=st.sampled_from([1, 2, 7]), masked=st.booleans(), data=st.data())
+    @rule(n=st.sampled_from([1, 7]), masked=st.booleans(), data=st.data())
     def add(self, n, masked, data):
         ids = list(range(self.next_id, self.next_id + n))
         self.next_id += n
@@ -134,7 +134,7 @@ class HostPrioritizedMachine(PrioritizedMachine):
 
 TestPrioritizedJit = PrioritizedMachine.TestCase
 TestPrioritizedJit.settings = settings(
-    max_examples=25, stateful_step_count=10, deadline=None
+    max_examples=20, stateful_step_count=10, deadline=None
 )
 TestPrioritizedHost = HostPrioritizedMachine.TestCase
 TestPrioritizedHost.settings = settings(
@@ -147,8 +147,19 @@ TestPrioritizedHost.settings = settings(
 PRIOS = np.array([0.5, 3.0, 0.0, 1.0, 7.0, 2.0, 0.2, 4.0], np.float32)
 
 
+def jitted(buf):
+    """The buffer with jitted functions (host buffers are returned unchanged)."""
+    if isinstance(buf.init(EXAMPLE).size, np.ndarray):
+        return buf
+    return buf._replace(
+        add=jax.jit(buf.add),
+        sample=jax.jit(buf.sample, static_argnums=2),
+        update_priorities=jax.jit(buf.update_priorities),
+    )
+
+
 def filled(make, key_fn):
-    buf = make(8, alpha=0.6, beta=0.7, epsilon=0.01)
+    buf = jitted(make(8, alpha=0.6, beta=0.7, epsilon=0.01))
     state = buf.add(buf.init(EXAMPLE), make_items(range(8)))
     state = buf.update_priorities(state, np.arange(8, dtype=np.int32), PRIOS)
     return buf, state
@@ -197,7 +208,9 @@ def test_hand_computed_weights_and_beta_schedule():
     # α = 1, ε = 0, priorities 1 and 3: P = 1/4, 3/4; N = 2. With β = 1:
     # w_0 = (2 * 1/4)^-1 = 2, w_1 = (2 * 3/4)^-1 = 2/3; max is 2 -> [1, 1/3].
     # β is a schedule of the item count (2 here): beta(2) = 0.5 * 2 = 1.
-    buf = replay.prioritized_buffer(2, alpha=1.0, beta=lambda n: 0.5 * n, epsilon=0.0)
+    buf = jitted(
+        replay.prioritized_buffer(2, alpha=1.0, beta=lambda n: 0.5 * n, epsilon=0.0)
+    )
     state = buf.add(buf.init(EXAMPLE), make_items([5, 6]))
     state = buf.update_priorities(state, jnp.array([0, 1]), jnp.array([1.0, 3.0]))
     out = buf.sample(state, jax.random.key(0), 400)
@@ -211,7 +224,7 @@ def test_hand_computed_weights_and_beta_schedule():
     "make", [replay.prioritized_buffer, replay.host_prioritized_buffer]
 )
 def test_new_items_get_max_priority_and_duplicates_last_wins(make):
-    buf = make(4, alpha=1.0, epsilon=0.0)
+    buf = jitted(make(4, alpha=1.0, epsilon=0.0))
     state = buf.add(buf.init(EXAMPLE), make_items([1, 2]))
     # Index 1 appears twice: the last value (5) wins, as if applied in order; the
     # max priority seen is 9, which the new item (slot 2) gets.
@@ -232,15 +245,15 @@ def test_new_items_get_max_priority_and_duplicates_last_wins(make):
 
 
 def test_float32_tree_does_not_drift():
-    # 300 rounds of random updates on 1000 slots: every node still equals an exact
+    # 100 rounds of random updates on 1000 slots: every node still equals an exact
     # rebuild from the leaves, and the root is never zero.
     buf = replay.prioritized_buffer(1000, alpha=1.0, epsilon=0.0)
     update = jax.jit(buf.update_priorities)
-    state = buf.add(buf.init(EXAMPLE), make_items(np.arange(1000)))
+    state = jax.jit(buf.add)(buf.init(EXAMPLE), make_items(np.arange(1000)))
     rng = np.random.default_rng(0)
-    for _ in range(300):
-        idx = rng.integers(0, 1000, 64).astype(np.int32)
-        p = (rng.random(64) * 10.0 ** rng.integers(-6, 4, 64)).astype(np.float32)
+    for _ in range(100):
+        idx = rng.integers(0, 1000, 128).astype(np.int32)
+        p = (rng.random(128) * 10.0 ** rng.integers(-6, 4, 128)).astype(np.float32)
         state = update(state, idx, p)
     tree = np.asarray(state.sum_tree)
     np.testing.assert_array_equal(tree[1:], rebuild(tree[1024:], np.add)[1:])

@@ -41,18 +41,15 @@ class SequenceMachine(RuleBasedStateMachine):
         return jax.random.key(seed)
 
     @precondition(lambda self: self.buf is None)
-    @rule(
-        capacity=st.sampled_from([3, 6]),
-        length=st.sampled_from([1, 3]),
-        period=st.sampled_from([1, 2]),
-    )
-    def create(self, capacity, length, period):
+    @rule(config=st.sampled_from([(4, 3, 1), (5, 2, 2)]))
+    def create(self, config):
+        capacity, length, period = config
         self.buf = self.make(capacity, length, period)
         self.state = self.buf.init(EXAMPLE)
         self.model = SequenceModel(capacity, length, period)
 
     @precondition(lambda self: self.buf is not None)
-    @rule(n=st.sampled_from([1, 2, 7]), masked=st.booleans(), data=st.data())
+    @rule(n=st.sampled_from([1, 6]), masked=st.booleans(), data=st.data())
     def add(self, n, masked, data):
         ids = list(range(self.next_id, self.next_id + n))
         self.next_id += n
@@ -120,7 +117,7 @@ def test_hand_computed_windows():
     # at k = 6 would need time 7, not yet written, so it is never drawn.
     buf = replay.sequence_buffer(5, 2, period=2)
     state = buf.add(buf.init(EXAMPLE), make_steps(range(1, 8)))
-    out = buf.sample(state, jax.random.key(0), 200)
+    out = jax.jit(buf.sample, static_argnums=2)(state, jax.random.key(0), 200)
     got = {tuple(w) for w in np.asarray(out.item["id"]).tolist()}
     assert got == {(3, 4), (5, 6)}
     # Slots: time 2 -> slot 2, time 4 -> slot 4.
@@ -131,7 +128,7 @@ def test_windows_may_wrap_the_array_but_not_the_write_head():
     # capacity 4, T = 3, ids 1..6: held times 2..5 (slots 2, 3, 0, 1).
     # Windows: k = 2 (ids 3, 4, 5: slots 2, 3, 0) and k = 3 (ids 4, 5, 6).
     buf = replay.sequence_buffer(4, 3)
-    state = buf.add(buf.init(EXAMPLE), make_steps(range(1, 7)))
+    state = jax.jit(buf.add)(buf.init(EXAMPLE), make_steps(range(1, 7)))
     out = jax.jit(buf.sample, static_argnums=2)(state, jax.random.key(1), 100)
     got = {tuple(w) for w in np.asarray(out.item["id"]).tolist()}
     assert got == {(3, 4, 5), (4, 5, 6)}
@@ -149,9 +146,10 @@ def test_parallel_streams_with_vmap():
             "obs": np.zeros((2, 3, 2), np.float32),
         },
     )
-    states = jax.vmap(buf.add)(states, steps)
+    states = jax.jit(jax.vmap(buf.add))(states, steps)
     keys = jax.random.split(jax.random.key(0), 2)
-    out = jax.vmap(buf.sample, in_axes=(0, 0, None))(states, keys, 5)
+    sample = jax.vmap(buf.sample, in_axes=(0, 0, None))
+    out = jax.jit(sample, static_argnums=2)(states, keys, 5)
     assert out.item["id"].shape == (2, 5, 3)
     assert np.asarray(out.item["id"])[:, 0].tolist() == [[1, 2, 3], [11, 12, 13]]
 

@@ -62,7 +62,7 @@ class UniformMachine(RuleBasedStateMachine):
         self.next_id = 1
 
     @precondition(lambda self: self.buf is None)
-    @rule(capacity=st.sampled_from([1, 3, 5]))
+    @rule(capacity=st.sampled_from([1, 4]))
     def create(self, capacity):
         self.buf = self.make(capacity)
         self.state = self.buf.init(EXAMPLE)
@@ -70,7 +70,7 @@ class UniformMachine(RuleBasedStateMachine):
         self.capacity = capacity
 
     @precondition(lambda self: self.buf is not None)
-    @rule(n=st.sampled_from([1, 2, 4, 7]), masked=st.booleans(), data=st.data())
+    @rule(n=st.sampled_from([1, 6]), masked=st.booleans(), data=st.data())
     def add(self, n, masked, data):
         ids = list(range(self.next_id, self.next_id + n))
         self.next_id += n
@@ -81,7 +81,7 @@ class UniformMachine(RuleBasedStateMachine):
         self.model.add(ids, mask)
 
     @precondition(lambda self: self.buf is not None)
-    @rule(seed=st.integers(0, 2**16), batch=st.sampled_from([1, 8]))
+    @rule(seed=st.integers(0, 2**16), batch=st.just(8))
     def sample(self, seed, batch):
         if not self.model.size:
             with pytest.raises(ValueError, match="cannot sample"):
