@@ -16,6 +16,7 @@ Prints one JSON line per configuration.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import time
@@ -69,9 +70,13 @@ def race(contenders: dict, calls: int, repeats: int) -> dict:
 
 
 def report(config: str, medians: dict, **extra) -> None:
-    line = {"config": config, "us_per_call": {k: round(v, 2) for k, v in medians.items()}}
+    line = {
+        "config": config,
+        "us_per_call": {k: round(v, 2) for k, v in medians.items()},
+    }
     if "rlblocks" in medians and "flashbax" in medians:
-        line["rlblocks_over_flashbax"] = round(medians["rlblocks"] / medians["flashbax"], 3)
+        ratio = medians["rlblocks"] / medians["flashbax"]
+        line["rlblocks_over_flashbax"] = round(ratio, 3)
     line.update(extra)
     print(json.dumps(line), flush=True)
 
@@ -85,6 +90,11 @@ class Threaded:
     def __call__(self):
         self.state = self.step(self.state, *self.args)
         return self.state
+
+
+def key_stream(n: int = 2000):
+    """Endless keys, made up front so that timed calls do no eager slicing."""
+    return itertools.cycle(list(jax.random.split(jax.random.key(0), n)))
 
 
 def full_state(buf, capacity: int):
@@ -130,7 +140,8 @@ def scan_add(capacity, repeats):
         return jax.jit(run, donate_argnums=0)
 
     ours = replay.uniform_buffer(capacity)
-    contenders = {"rlblocks": Threaded(looped(ours.add), full_state(ours, capacity), xs)}
+    state = full_state(ours, capacity)
+    contenders = {"rlblocks": Threaded(looped(ours.add), state, xs)}
     if fbx is not None:
         theirs = fbx.make_item_buffer(capacity, 1, 32, add_batches=True)
         contenders["flashbax"] = Threaded(
@@ -146,7 +157,7 @@ def bench_sample(capacity, repeats):
     state = full_state(ours, capacity)
     for b in (32, 256):
         sample = jax.jit(ours.sample, static_argnums=2)
-        keys = iter(jax.random.split(jax.random.key(0), 10**6))
+        keys = key_stream()
         contenders = {"rlblocks": lambda: sample(state, next(keys), b)}  # noqa: B023
         if fbx is not None:
             theirs = fbx.make_item_buffer(capacity, 1, b, add_batches=True)
@@ -165,7 +176,7 @@ def bench_prioritized(capacity, repeats):
         p = jax.random.uniform(jax.random.fold_in(key, 1), (b,)) * 10
         return ours.update_priorities(state, out.indices, p)
 
-    keys = iter(jax.random.split(jax.random.key(0), 10**6))
+    keys = key_stream()
     step = jax.jit(our_step, donate_argnums=0)
     holder = {"s": full_state(ours, capacity)}
 
@@ -199,7 +210,8 @@ class NumpyRing:
     """The baseline: one numpy array per field, one row write per field."""
 
     def __init__(self, capacity, ex):
-        self.fields = [np.zeros((capacity, *np.shape(x)), np.asarray(x).dtype) for x in ex]
+        ex = [np.asarray(x) for x in ex]
+        self.fields = [np.zeros((capacity, *x.shape), x.dtype) for x in ex]
         self.capacity, self.pos, self.size = capacity, 0, 0
 
     def add(self, *values):
@@ -231,7 +243,8 @@ def bench_host(capacity, repeats):
         ring.add(*row)
 
     calls = 20_000
-    report("host_add_1", race({"rlblocks": add_ours, "numpy_ring": add_ring}, calls, repeats))
+    medians = race({"rlblocks": add_ours, "numpy_ring": add_ring}, calls, repeats)
+    report("host_add_1", medians)
     rng = np.random.default_rng(0)
     contenders = {
         "rlblocks": lambda: ours.sample(state, rng, 256),
