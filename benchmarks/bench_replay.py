@@ -279,13 +279,22 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--capacity", type=int, default=100_000)
+    parser.add_argument(
+        "--only", default="memory,host,add,sample,prioritized", help="sections"
+    )
     args = parser.parse_args()
     print(json.dumps({"jax": jax.__version__, "flashbax": fbx is not None}), flush=True)
-    bench_memory()
-    bench_host(args.capacity, args.repeats)
-    bench_add(args.capacity, args.repeats)
-    bench_sample(args.capacity, args.repeats)
-    bench_prioritized(args.capacity, args.repeats)
+    sections = args.only.split(",")
+    if "memory" in sections:
+        bench_memory()
+    for name, fn in [
+        ("host", bench_host),
+        ("add", bench_add),
+        ("sample", bench_sample),
+        ("prioritized", bench_prioritized),
+    ]:
+        if name in sections:
+            fn(args.capacity, args.repeats)
 
 
 if __name__ == "__main__":

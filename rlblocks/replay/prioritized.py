@@ -51,15 +51,11 @@ def check_priority_args(indices, priorities, size) -> None:
 
 
 def last_occurrence(indices) -> Array:
-    """[K] bool: true at the last occurrence of each index value."""
-    k = indices.shape[0]
-    if k > 1024:  # sort: O(K log K)
-        order = jnp.argsort(indices, stable=True)
-        ordered = indices[order]
-        last = jnp.append(ordered[1:] != ordered[:-1], True)
-        return jnp.zeros(indices.shape, bool).at[order].set(last)
-    later = jnp.arange(k)[None, :] > jnp.arange(k)[:, None]  # fused O(K^2) compare
-    return ~jnp.any((indices[:, None] == indices[None, :]) & later, axis=1)
+    """[K] bool: true at the last occurrence of each index value (stable sort)."""
+    order = jnp.argsort(indices, stable=True)
+    ordered = indices[order]
+    last = jnp.append(ordered[1:] != ordered[:-1], True)
+    return jnp.zeros(indices.shape, bool).at[order].set(last)
 
 
 def importance_weights(leaf, min_leaf, beta) -> Array:

@@ -58,13 +58,17 @@ def set_leaves(sum_tree, min_tree, slots, values, keep):
     min_tree = min_tree.at[nodes].set(
         jnp.where(values > 0, values, jnp.inf), mode="drop"
     )
-    for _ in range(depth(sum_tree)):
+
+    def level(_, carry):
+        sums, mins, nodes = carry
         nodes = jnp.where(keep, nodes // 2, size)
         left = jnp.minimum(2 * nodes, size - 2)
-        total = sum_tree[left] + sum_tree[left + 1]
-        least = jnp.minimum(min_tree[left], min_tree[left + 1])
-        sum_tree = sum_tree.at[nodes].set(total, mode="drop")
-        min_tree = min_tree.at[nodes].set(least, mode="drop")
+        sums = sums.at[nodes].set(sums[left] + sums[left + 1], mode="drop")
+        mins = mins.at[nodes].set(jnp.minimum(mins[left], mins[left + 1]), mode="drop")
+        return sums, mins, nodes
+
+    carry = (sum_tree, min_tree, nodes)
+    sum_tree, min_tree, _ = jax.lax.fori_loop(0, depth(sum_tree), level, carry)
     return sum_tree, min_tree
 
 
@@ -82,13 +86,16 @@ def find(sum_tree, targets) -> Array:
       [B] int32 leaf indices.
     """
     leaves = sum_tree.shape[0] // 2
-    node = jnp.ones(targets.shape, jnp.int32)
-    for _ in range(depth(sum_tree)):
+
+    def level(_, carry):
+        node, targets = carry
         left = 2 * node
         mass, other = sum_tree[left], sum_tree[left + 1]
         right = (mass <= 0) | ((targets >= mass) & (other > 0))
-        targets = jnp.where(right, targets - mass, targets)
-        node = left + right.astype(jnp.int32)
+        return left + right.astype(jnp.int32), jnp.where(right, targets - mass, targets)
+
+    start = (jnp.ones(targets.shape, jnp.int32), targets)
+    node, _ = jax.lax.fori_loop(0, depth(sum_tree), level, start)
     return node - leaves
 
 
