@@ -106,14 +106,32 @@ def check_rng(rng) -> np.random.Generator:
     return rng
 
 
-def deliver(storage, rows: np.ndarray, weights: np.ndarray, indices=None):
-    """Gather `rows` on the host; move them, indices and weights in one put."""
+def deliver(storage, rows: np.ndarray, weights, indices=None):
+    """Gather `rows` on the host; move them and the indices in one `device_put`.
+
+    `weights` is a numpy array (moved too) or an already-placed JAX array.
+    """
     leaves, treedef = jax.tree.flatten(storage)
     taken = [np.take(b, rows, axis=0) for b in leaves]
-    indices = rows if indices is None else indices
-    moved = jax.device_put([*taken, indices.astype(np.int32), weights])
-    item = jax.tree.unflatten(treedef, moved[:-2])
-    return _common.ReplaySample(item=item, indices=moved[-2], weights=moved[-1])
+    indices = (rows if indices is None else indices).astype(np.int32)
+    if isinstance(weights, jax.Array):
+        moved = jax.device_put([*taken, indices])
+    else:
+        moved = jax.device_put([*taken, indices, weights])
+        weights = moved.pop()
+    item = jax.tree.unflatten(treedef, moved[:-1])
+    return _common.ReplaySample(item=item, indices=moved[-1], weights=weights)
+
+
+_ONES: dict[int, jax.Array] = {}
+
+
+def ones(batch_size: int) -> jax.Array:
+    """[B] float32 ones on the device, made once per batch size (remade if donated)."""
+    cached = _ONES.get(batch_size)
+    if cached is None or cached.is_deleted():
+        _ONES[batch_size] = jax.device_put(np.ones(batch_size, np.float32))
+    return _ONES[batch_size]
 
 
 def host_uniform_buffer(capacity: int, *, min_size: int = 1) -> _common.Buffer:
@@ -150,7 +168,6 @@ def host_uniform_buffer(capacity: int, *, min_size: int = 1) -> _common.Buffer:
         batch_size = _common.check_batch_size(batch_size)
         _common.raise_if_cannot_sample(can_sample(state), state.size, min_size)
         indices = check_rng(rng).integers(0, int(state.size), batch_size)
-        weights = np.ones(batch_size, np.float32)
-        return deliver(state.items, indices, weights)
+        return deliver(state.items, indices, ones(batch_size))
 
     return _common.Buffer(init=init, add=add, sample=sample, can_sample=can_sample)

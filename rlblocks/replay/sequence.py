@@ -133,7 +133,6 @@ def host_sequence_buffer(
         k = host.check_rng(rng).integers(0, n, batch_size)
         starts = (first + k * period) % capacity
         slots = (starts[:, None] + np.arange(t)[None, :]) % capacity
-        ones = np.ones(batch_size, np.float32)
-        return host.deliver(state.items, slots, ones, indices=starts)
+        return host.deliver(state.items, slots, host.ones(batch_size), indices=starts)
 
     return _common.Buffer(init=init, add=add, sample=sample, can_sample=can_sample)
