@@ -244,3 +244,39 @@ def test_host_sample_returns_jax_arrays():
     leaves = jax.tree.leaves(out)
     assert all(isinstance(x, jax.Array) for x in leaves)
     assert out.indices.dtype == jnp.int32 and out.weights.dtype == jnp.float32
+
+
+def test_host_single_item_adds_match_model():
+    # One-item adds of an exactly-typed NamedTuple take the fast path; a float64 obs
+    # (same kind, other precision) takes the general one. Both agree with the model.
+    buf = replay.host_uniform_buffer(3)
+    example = replay.Transition(
+        np.zeros(2, np.float32),
+        np.int32(0),
+        np.float32(0),
+        np.float32(0),
+        np.zeros(2, np.float32),
+    )
+    state = buf.init(example)
+    model = ReplayModel(3)
+    for i in range(1, 8):
+        obs = np.full((1, 2), i, np.float64 if i % 2 else np.float32)
+        item = replay.Transition(
+            obs,
+            np.array([i], np.int32),
+            np.array([i], np.float32),
+            np.array([0.5], np.float32),
+            obs + 1,
+        )
+        assert buf.add(state, item) is state
+        model.add([i])
+    # ids 1..7 in 3 slots: 7, 5, 6 (slot 0 got 1, 4, 7).
+    assert np.asarray(state.items.a_tm1).tolist() == model.slots == [7, 5, 6]
+    np.testing.assert_array_equal(state.items.obs_tm1[:, 0], [7, 5, 6])
+    np.testing.assert_array_equal(state.items.obs_t[:, 1], [8, 6, 7])
+    assert (int(state.insert_pos), int(state.size), int(state.count)) == (1, 3, 7)
+    with pytest.raises(
+        ValueError,
+        match=r"items\.obs_tm1 must have a dtype of the same kind as float32",
+    ):
+        buf.add(state, item._replace(obs_tm1=np.zeros((1, 2), np.int32)))

@@ -27,6 +27,21 @@ class _Layout:
         self.spec = [(b, b.shape[1:], b.dtype.kind) for b in self.leaves]
         flat = isinstance(storage, tuple | dict) and len(self.leaves) == len(storage)
         self.flat = flat and all(type(b) is np.ndarray for b in self.leaves)
+        self.one = [(b, (1, *b.shape[1:]), b.dtype) for b in self.leaves]
+        self.tuple_type = (
+            type(storage) if self.flat and isinstance(storage, tuple) else None
+        )
+
+    def single(self, items):
+        """Pairs for one exactly-typed item ([1, ...] leaves, same dtypes), or None."""
+        if type(items) is not self.tuple_type:
+            return None
+        pairs = []
+        for (b, shape, dtype), x in zip(self.one, items, strict=True):
+            if type(x) is not np.ndarray or x.shape != shape or x.dtype != dtype:
+                return None
+            pairs.append((b, x))
+        return pairs
 
     def pairs(self, items):
         """[(storage_leaf, item_leaf)], checked; fast for flat tuples and dicts."""
@@ -65,8 +80,16 @@ def layout(storage) -> _Layout:
 
 
 def write(state: uniform.BufferState, items: Any, capacity: int, mask=None):
-    """Write a batch in place; returns the slots written ([n_added] int64)."""
-    pairs = layout(state.items).pairs(items)
+    """Write a batch in place; returns the slots written (a range or [n] array)."""
+    lay = layout(state.items)
+    pairs = lay.single(items) if mask is None else None
+    if pairs is not None:  # fast path: one item, exact layout
+        pos = int(state.insert_pos)
+        for b, x in pairs:
+            b[pos] = x[0]
+        _advance(state, pos, 1, capacity)
+        return range(pos, pos + 1)
+    pairs = lay.pairs(items)
     n = pairs[0][1].shape[0] if pairs else 0
     if mask is not None:
         mask = np.asarray(mask)
@@ -83,10 +106,16 @@ def write(state: uniform.BufferState, items: Any, capacity: int, mask=None):
         slots = (pos + n - keep + np.arange(keep)) % capacity
         for b, x in pairs:
             b[slots] = x[n - keep :]
-    state.insert_pos[...] = (pos + n) % capacity
-    state.size[...] = min(int(state.size) + n, capacity)
-    state.count[...] = int(state.count) + n
+    _advance(state, pos, n, capacity)
     return slots
+
+
+def _advance(state, pos: int, n: int, capacity: int) -> None:
+    state.insert_pos[...] = (pos + n) % capacity
+    size = int(state.size)
+    if size < capacity:
+        state.size[...] = min(size + n, capacity)
+    state.count[...] = int(state.count) + n
 
 
 def init_state(example_item: Any, capacity: int) -> uniform.BufferState:
