@@ -221,9 +221,10 @@ class NumpyRing:
         self.pos = (i + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
-    def sample(self, rng, b):
+    def sample(self, rng, b, with_indices=False):
         idx = rng.integers(0, self.size, b)
-        return jax.device_put([f[idx] for f in self.fields])
+        rows = [f[idx] for f in self.fields]
+        return jax.device_put([*rows, idx] if with_indices else rows)
 
 
 def bench_host(capacity, repeats):
@@ -249,6 +250,7 @@ def bench_host(capacity, repeats):
     contenders = {
         "rlblocks": lambda: ours.sample(state, rng, 256),
         "numpy_plus_device_put": lambda: ring.sample(rng, 256),
+        "numpy_plus_device_put_with_indices": lambda: ring.sample(rng, 256, True),
     }
     report("host_sample_256_as_jax", race(contenders, 300, repeats))
 
