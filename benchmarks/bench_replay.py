@@ -9,7 +9,8 @@ result of every call):
   * host sample of 256 delivered as JAX arrays (baseline: numpy gather + device_put);
   * memory of a 1M-capacity 84x84 uint8 transition buffer, from array shapes only.
 
-Usage: python benchmarks/bench_replay.py [--repeats 15] [--capacity 100000]
+Usage: python benchmarks/bench_replay.py [--quick] [--repeats 15] [--capacity 100000]
+       [--only memory,host,add,sample,prioritized]
 Prints one JSON line per configuration.
 """
 
@@ -280,11 +281,14 @@ def bench_memory():
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="5 repeats")
     parser.add_argument("--capacity", type=int, default=100_000)
     parser.add_argument(
         "--only", default="memory,host,add,sample,prioritized", help="sections"
     )
     args = parser.parse_args()
+    if args.quick:
+        args.repeats = min(args.repeats, 5)
     print(json.dumps({"jax": jax.__version__, "flashbax": fbx is not None}), flush=True)
     sections = args.only.split(",")
     if "memory" in sections:
