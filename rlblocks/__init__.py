@@ -34,7 +34,47 @@ from rlblocks._src.value_losses import qv_learning_loss as qv_learning_loss
 from rlblocks._src.value_losses import sarsa_loss as sarsa_loss
 from rlblocks._src.value_losses import td_learning_loss as td_learning_loss
 
-# --- multistep returns (rlblocks/_src/multistep.py)
+# isort: split
+# --- multistep returns (rlblocks/_src/multistep.py, multistep_td.py, vtrace.py,
+#     sequence_losses.py)
+from rlblocks._src.multistep import discounted_returns as discounted_returns
+from rlblocks._src.multistep import (
+    general_off_policy_returns_from_action_values as general_off_policy_returns_from_action_values,  # noqa: E501
+)
+from rlblocks._src.multistep import (
+    general_off_policy_returns_from_q_and_v as general_off_policy_returns_from_q_and_v,
+)
+from rlblocks._src.multistep import (
+    importance_corrected_td_errors as importance_corrected_td_errors,
+)
+from rlblocks._src.multistep import lambda_returns as lambda_returns
+from rlblocks._src.multistep import (
+    n_step_bootstrapped_returns as n_step_bootstrapped_returns,
+)
+from rlblocks._src.multistep import (
+    truncated_generalized_advantage_estimation as truncated_generalized_advantage_estimation,  # noqa: E501
+)
+from rlblocks._src.multistep_td import q_lambda as q_lambda
+from rlblocks._src.multistep_td import retrace as retrace
+from rlblocks._src.multistep_td import retrace_continuous as retrace_continuous
+from rlblocks._src.multistep_td import sarsa_lambda as sarsa_lambda
+from rlblocks._src.multistep_td import td_lambda as td_lambda
+from rlblocks._src.sequence_losses import SequenceExtra as SequenceExtra
+from rlblocks._src.sequence_losses import VTraceExtra as VTraceExtra
+from rlblocks._src.sequence_losses import q_lambda_loss as q_lambda_loss
+from rlblocks._src.sequence_losses import retrace_loss as retrace_loss
+from rlblocks._src.sequence_losses import sarsa_lambda_loss as sarsa_lambda_loss
+from rlblocks._src.sequence_losses import td_lambda_loss as td_lambda_loss
+from rlblocks._src.sequence_losses import vtrace_loss as vtrace_loss
+from rlblocks._src.vtrace import VTraceOutput as VTraceOutput
+from rlblocks._src.vtrace import leaky_vtrace as leaky_vtrace
+from rlblocks._src.vtrace import (
+    leaky_vtrace_td_error_and_advantage as leaky_vtrace_td_error_and_advantage,
+)
+from rlblocks._src.vtrace import vtrace as vtrace
+from rlblocks._src.vtrace import (
+    vtrace_td_error_and_advantage as vtrace_td_error_and_advantage,
+)
 
 # --- policy gradients (rlblocks/_src/policy_gradients.py)
 # isort: split
@@ -177,8 +217,11 @@ __all__ = [  # noqa: RUF022
     "SIGNED_HYPERBOLIC_PAIR",
     "SIGNED_LOGP1_PAIR",
     "SequenceAdvantageActorCriticExtra",
+    "SequenceExtra",
     "TDExtra",
     "TxPair",
+    "VTraceExtra",
+    "VTraceOutput",
     "add_dirichlet_noise",
     "add_gaussian_noise",
     "add_ornstein_uhlenbeck_noise",
@@ -195,6 +238,7 @@ __all__ = [  # noqa: RUF022
     "clipped_surrogate_pg_loss",
     "compose_tx",
     "constant_schedule",
+    "discounted_returns",
     "discrete_policy_entropy_loss",
     "double_q_learning",
     "double_q_learning_loss",
@@ -204,17 +248,24 @@ __all__ = [  # noqa: RUF022
     "expected_sarsa",
     "expected_sarsa_loss",
     "exponential_decay",
+    "general_off_policy_returns_from_action_values",
+    "general_off_policy_returns_from_q_and_v",
     "greedy",
     "huber_loss",
     "hyperbolic_arcsin",
     "hyperbolic_sin",
     "identity",
     "identity_pair",
+    "importance_corrected_td_errors",
     "incremental_update",
     "l2_loss",
+    "lambda_returns",
+    "leaky_vtrace",
+    "leaky_vtrace_td_error_and_advantage",
     "linear_schedule",
     "linearly_decaying_epsilon",
     "muzero_pair",
+    "n_step_bootstrapped_returns",
     "one_hot",
     "periodic_update",
     "persistent_q_learning",
@@ -223,6 +274,8 @@ __all__ = [  # noqa: RUF022
     "piecewise_linear_schedule",
     "policy_gradient_loss",
     "power",
+    "q_lambda",
+    "q_lambda_loss",
     "q_learning",
     "q_learning_loss",
     "qpg_loss",
@@ -234,9 +287,14 @@ __all__ = [  # noqa: RUF022
     "qv_learning",
     "qv_learning_loss",
     "qv_max",
+    "retrace",
+    "retrace_continuous",
+    "retrace_loss",
     "rm_loss",
     "rpg_loss",
     "sarsa",
+    "sarsa_lambda",
+    "sarsa_lambda_loss",
     "sarsa_loss",
     "sequence_advantage_actor_critic_loss",
     "signed_expm1",
@@ -246,6 +304,8 @@ __all__ = [  # noqa: RUF022
     "signed_logp1_pair",
     "signed_parabolic",
     "softmax",
+    "td_lambda",
+    "td_lambda_loss",
     "td_learning",
     "td_learning_loss",
     "transform_from_2hot",
@@ -256,6 +316,10 @@ __all__ = [  # noqa: RUF022
     "transformed_n_step_returns",
     "transformed_q_lambda",
     "transformed_retrace",
+    "truncated_generalized_advantage_estimation",
     "twohot_pair",
     "unbiased_transform_pair",
+    "vtrace",
+    "vtrace_loss",
+    "vtrace_td_error_and_advantage",
 ]
