@@ -82,7 +82,9 @@ def allreduce(
     if algorithm == "auto":
         algorithm = choose_algorithm(x.nbytes, x.dtype, n)
     if n > 1:  # agree first, so that bad input raises on every rank
-        _world.agree(comm, ("allreduce", x.shape, x.dtype, f"op={op}", algorithm))
+        _world.agree(
+            comm, ("allreduce", x.shape, x.dtype, f"op={op}", f"algorithm={algorithm}")
+        )
     _ring.check_op(op, x.dtype)
     if algorithm == "native" and choose_algorithm(0, x.dtype, 2) == "ring":
         raise ValueError(f"algorithm='native' does not support dtype {x.dtype}")

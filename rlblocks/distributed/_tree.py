@@ -29,11 +29,14 @@ class _Group(NamedTuple):
 _plans: dict = {}
 
 
+def _dtype(x) -> np.dtype:
+    return np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
+
+
 def _leaf_lines(tree) -> list[str]:
     flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
     lines = [
-        f"leaf {jax.tree_util.keystr(path)}: {np.result_type(leaf).name}"
-        f"{list(np.shape(leaf))}"
+        f"leaf {jax.tree_util.keystr(path)}: {_dtype(leaf).name}{list(np.shape(leaf))}"
         for path, leaf in flat
     ]
     return [*lines, f"tree structure {treedef}"]
@@ -109,7 +112,7 @@ def allreduce_tree(tree, *, mean: bool = True, comm=None):
     op = "mean" if mean else "sum"
     if comm.Get_size() == 1 or not leaves:
         for leaf in leaves:
-            _ring.check_op(op, np.result_type(leaf), name="tree leaf")
+            _ring.check_op(op, _dtype(leaf), name="tree leaf")
         return tree
     arrays = [np.asarray(leaf) for leaf in leaves]
     validate = functools.partial(_ring.check_op, op)
@@ -234,9 +237,7 @@ def average_gradients(grads, *, comm=None):
         return grads
     if not any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
         return allreduce_tree(grads, mean=True, comm=comm)
-    shapes = tuple(
-        jax.ShapeDtypeStruct(jnp.shape(x), jnp.result_type(x)) for x in leaves
-    )
+    shapes = tuple(jax.ShapeDtypeStruct(jnp.shape(x), _dtype(x)) for x in leaves)
     fn = functools.partial(_host_mean, comm, treedef)
     out = io_callback(fn, shapes, *leaves, ordered=True)
     return jax.tree.unflatten(treedef, list(out))
