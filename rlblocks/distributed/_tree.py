@@ -76,14 +76,15 @@ def _pack(group: _Group, arrays) -> np.ndarray:
     return group.buffer
 
 
-def _unpack(plan, leaves, treedef):
+def _unpack(plan, leaves, treedef, as_jax: bool):
+    """Unflatten the fusion buffers into fresh arrays (one copy per dtype group)."""
     out = [None] * len(leaves)
     for group in plan:
+        fresh = group.buffer.copy()  # later calls reuse the fusion buffer
         for i, a, b, shape in group.items:
-            view = group.buffer[a:b].reshape(shape)
-            out[i] = (
-                jnp.array(view) if isinstance(leaves[i], jax.Array) else view.copy()
-            )
+            view = fresh[a:b].reshape(shape)
+            keep_jax = as_jax and isinstance(leaves[i], jax.Array)
+            out[i] = jnp.asarray(view) if keep_jax else view
     return jax.tree.unflatten(treedef, out)
 
 
@@ -100,7 +101,9 @@ def allreduce_tree(tree, *, mean: bool = True, comm=None):
       comm: an mpi4py communicator; None for the world.
 
     Returns:
-      A pytree of the same structure with fresh arrays (jax leaves stay jax arrays),
+      A pytree of the same structure whose leaves are fresh numpy arrays (views of
+      one new array per dtype; jax functions accept them, and converting each leaf
+      to a jax array would cost more than the communication for small models),
       bit-identical on every rank. In a 1-rank world, `tree` itself.
 
     References:
@@ -120,7 +123,7 @@ def allreduce_tree(tree, *, mean: bool = True, comm=None):
     for group in plan:
         buf = _pack(group, arrays)
         _allreduce.allreduce(buf, op=op, comm=comm, out=buf)
-    return _unpack(plan, leaves, treedef)
+    return _unpack(plan, leaves, treedef, as_jax=False)
 
 
 def broadcast_tree(tree, root: int = 0, *, comm=None):
@@ -135,7 +138,8 @@ def broadcast_tree(tree, root: int = 0, *, comm=None):
       comm: an mpi4py communicator; None for the world.
 
     Returns:
-      A pytree of fresh arrays equal to root's. In a 1-rank world, `tree` itself.
+      A pytree of fresh arrays equal to root's (jax leaves stay jax arrays). In a
+      1-rank world, `tree` itself.
     """
     comm = _world.get_comm(comm)
     n = comm.Get_size()
@@ -153,7 +157,7 @@ def broadcast_tree(tree, root: int = 0, *, comm=None):
             comm.Bcast(raw, root=root)
         else:
             _world.wait([comm.Ibcast(raw, root=root)], "broadcast_tree (Ibcast)", comm)
-    return _unpack(plan, leaves, treedef)
+    return _unpack(plan, leaves, treedef, as_jax=True)
 
 
 def _digests(tree) -> list[str]:
@@ -209,9 +213,39 @@ def check_consistent(tree, *, comm=None) -> str:
     return digest
 
 
-def _host_mean(comm, treedef, *leaves):
-    tree = allreduce_tree(jax.tree.unflatten(treedef, leaves), mean=True, comm=comm)
-    return tuple(jax.tree.leaves(tree))
+def _host_mean(comm, key, lines, *flats):
+    """io_callback body: average each flat dtype group in place (fresh copies)."""
+    _world.agree(comm, key, lambda: lines)
+    outs = tuple(np.array(flat) for flat in flats)  # XLA's inputs are read-only
+    for out in outs:
+        _allreduce.allreduce(out, op="mean", comm=comm, out=out)
+    return outs
+
+
+def _average_in_jit(grads, comm):
+    """Pack each dtype group into one vector in XLA, average via io_callback."""
+    leaves, treedef = jax.tree.flatten(grads)
+    lines = _leaf_lines(grads)
+    for line, leaf in zip(lines, leaves, strict=False):
+        _ring.check_op("mean", _dtype(leaf), name=line.split(": ")[0])
+    groups: dict[np.dtype, list[int]] = {}
+    for i, leaf in enumerate(leaves):
+        groups.setdefault(_dtype(leaf), []).append(i)
+    flats = [
+        jnp.concatenate([leaves[i].reshape(-1) for i in g]) for g in groups.values()
+    ]
+    shapes = tuple(jax.ShapeDtypeStruct(f.shape, f.dtype) for f in flats)
+    key = ("average_gradients", *lines)
+    host = functools.partial(_host_mean, comm, key, ["average_gradients", *lines])
+    outs = io_callback(host, shapes, *flats, ordered=True)
+    result = [None] * len(leaves)
+    for idx, flat in zip(groups.values(), outs, strict=True):
+        start = 0
+        for i in idx:
+            size = int(np.prod(jnp.shape(leaves[i])))
+            result[i] = flat[start : start + size].reshape(jnp.shape(leaves[i]))
+            start += size
+    return jax.tree.unflatten(treedef, result)
 
 
 def average_gradients(grads, *, comm=None):
@@ -219,8 +253,9 @@ def average_gradients(grads, *, comm=None):
 
     ḡ = (1/N) Σᵣ gᵣ. With identical parameters and optimizer states on every rank,
     each rank then applies the same update (data parallelism). Inside `jax.jit` the
-    mean runs as an ordered `jax.experimental.io_callback`, so one compiled step
-    computes gradients, averages them and applies the optimizer.
+    leaves are packed into one vector per dtype by XLA and averaged by an ordered
+    `jax.experimental.io_callback`, so one compiled step computes gradients,
+    averages them and applies the optimizer.
 
     Args:
       grads: a pytree of floating arrays (or tracers), the same structure, shapes
@@ -228,16 +263,14 @@ def average_gradients(grads, *, comm=None):
       comm: an mpi4py communicator; None for the world.
 
     Returns:
-      The averaged gradients (same structure), bit-identical on every rank; `grads`
-      itself in a 1-rank world.
+      The averaged gradients (same structure; numpy leaves on the host path, see
+      `allreduce_tree`), bit-identical on every rank; `grads` itself in a 1-rank
+      world.
     """
     comm = _world.get_comm(comm)
-    leaves, treedef = jax.tree.flatten(grads)
+    leaves = jax.tree.leaves(grads)
     if comm.Get_size() == 1 or not leaves:
         return grads
-    if not any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
-        return allreduce_tree(grads, mean=True, comm=comm)
-    shapes = tuple(jax.ShapeDtypeStruct(jnp.shape(x), _dtype(x)) for x in leaves)
-    fn = functools.partial(_host_mean, comm, treedef)
-    out = io_callback(fn, shapes, *leaves, ordered=True)
-    return jax.tree.unflatten(treedef, list(out))
+    if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
+        return _average_in_jit(grads, comm)
+    return allreduce_tree(grads, mean=True, comm=comm)
