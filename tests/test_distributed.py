@@ -333,3 +333,16 @@ def test_stall_watchdog_aborts(algorithm):
     assert re.search(r"rank 0 of 2 waited 1\.\d s \(stall timeout 1\.0 s\)", err), err
     assert where in err
     assert "rank 0 finished" not in out
+
+
+# --- the docs page's code runs ------------------------------------------------
+
+
+def test_docs_example_runs_in_a_one_rank_world(capsys):
+    text = (HERE.parent / "docs" / "distributed.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    assert blocks, "docs/distributed.md lost its example"
+    for block in blocks:
+        exec(compile(block, "docs/distributed.md", "exec"), {})
+    out = capsys.readouterr().out
+    assert out.count("step ") == 3 and "loss" in out

@@ -23,6 +23,12 @@ ALGORITHMS = ("auto", "ring", "native")
 RING_MIN_BYTES = {2: 32 << 20, 3: 32 << 20, 4: 32 << 20}
 _DEFAULT_RING_MIN_BYTES = 32 << 20
 _NATIVE_KINDS = "iufc"
+_MPI = _world.MPI
+_MPI_OPS = (
+    {}
+    if _MPI is None
+    else {"sum": _MPI.SUM, "mean": _MPI.SUM, "max": _MPI.MAX, "min": _MPI.MIN}
+)
 
 
 def ring_min_bytes(n_ranks: int) -> int:
@@ -41,7 +47,7 @@ def choose_algorithm(nbytes: int, dtype: np.dtype, n_ranks: int) -> str:
 
 
 def _native_inplace(flat: np.ndarray, op: str, comm) -> None:
-    mpi_op = {"max": _world.MPI.MAX, "min": _world.MPI.MIN}.get(op, _world.MPI.SUM)
+    mpi_op = _MPI_OPS[op]
     if _world.stall_timeout() is None:
         comm.Allreduce(_world.MPI.IN_PLACE, flat, op=mpi_op)
     else:
@@ -49,6 +55,32 @@ def _native_inplace(flat: np.ndarray, op: str, comm) -> None:
         _world.wait([req], "allreduce (MPI Iallreduce)", comm)
     if op == "mean":
         np.divide(flat, comm.Get_size(), out=flat)
+
+
+def _ring_run(flat: np.ndarray, op: str, comm) -> None:
+    _ring.ring_inplace(flat.reshape(-1), op, comm)
+
+
+# (id(comm), shape, dtype, op, algorithm) -> (runner or None, resolved algorithm):
+# validated, agreed calls, so that repeated calls cost one dict lookup.
+_calls: dict = {}
+
+
+def _resolve(x: np.ndarray, op: str, algorithm: str, comm):
+    """Validate a new kind of call, agree on it across ranks, pick the runner."""
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
+    n = comm.Get_size()
+    algo = choose_algorithm(x.nbytes, x.dtype, n) if algorithm == "auto" else algorithm
+    if n > 1:  # agree first, so that bad input raises on every rank
+        _world.agree(
+            comm, ("allreduce", x.shape, x.dtype, f"op={op}", f"algorithm={algo}")
+        )
+    _ring.check_op(op, x.dtype)
+    if algo == "native" and choose_algorithm(0, x.dtype, 2) == "ring":
+        raise ValueError(f"algorithm='native' does not support dtype {x.dtype}")
+    runner = None if n == 1 else _ring_run if algo == "ring" else _native_inplace
+    return runner, algo
 
 
 def allreduce(
@@ -59,8 +91,9 @@ def allreduce(
     yᵢ = ⊕ᵣ bufᵣ,ᵢ with ⊕ ∈ {sum, mean, max, min}. "auto" picks MPI's in-place
     `Allreduce` below `ring_min_bytes(size)` bytes (latency bound) and the ring above
     (bandwidth bound); float16/bfloat16 always use the ring. The first call with a
-    given shape, dtype and op checks that every rank agrees (a mismatch raises
-    `MismatchError` on every rank instead of hanging).
+    given shape, dtype, op and algorithm checks that every rank agrees (a mismatch
+    raises `MismatchError` on every rank instead of hanging); later ones only look
+    the call up, so the overhead over MPI's own call is ~1 us.
 
     Args:
       buf: [...] numpy (or jax) array of a numeric dtype, the same shape and dtype on
@@ -74,25 +107,17 @@ def allreduce(
     Returns:
       [...] numpy array: the reduction.
     """
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
-    x = np.asarray(buf)
+    x = buf if type(buf) is np.ndarray else np.asarray(buf)
     comm = _world.get_comm(comm)
-    n = comm.Get_size()
-    if algorithm == "auto":
-        algorithm = choose_algorithm(x.nbytes, x.dtype, n)
-    if n > 1:  # agree first, so that bad input raises on every rank
-        _world.agree(
-            comm, ("allreduce", x.shape, x.dtype, f"op={op}", f"algorithm={algorithm}")
-        )
-    _ring.check_op(op, x.dtype)
-    if algorithm == "native" and choose_algorithm(0, x.dtype, 2) == "ring":
-        raise ValueError(f"algorithm='native' does not support dtype {x.dtype}")
-    result = _ring.prepare_out(x, out)
-    if n > 1 and result.size:
-        flat = result.reshape(-1)
-        if algorithm == "ring":
-            _ring.ring_inplace(flat, op, comm)
-        else:
-            _native_inplace(flat, op, comm)
+    key = (id(comm), x.shape, x.dtype, op, algorithm)
+    call = _calls.get(key)
+    if call is None:
+        call = _resolve(x, op, algorithm, comm)
+        _calls[key] = call
+    if out is x and x.flags.c_contiguous and x.flags.writeable:
+        result = x
+    else:
+        result = _ring.prepare_out(x, out)
+    if call[0] is not None and x.size:
+        call[0](result, op, comm)
     return result
