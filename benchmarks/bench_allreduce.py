@@ -17,6 +17,7 @@ line per configuration; ``--table`` also prints a markdown table.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import time
@@ -57,8 +58,13 @@ def timed_batch(fn, arg, iters: int) -> float:
     return COMM.allreduce(took, op=MPI.MAX)
 
 
-def interleaved(fns: dict, arg, iters: int, repeats: int) -> dict:
-    """Median seconds per call of each fn, repeats interleaved (rotating order)."""
+def interleaved(fns: dict, arg, iters: int, repeats: int) -> tuple[dict, dict]:
+    """Per-call seconds of each fn, repeats interleaved (rotating order).
+
+    Returns the median time of each fn and, for each fn, the median over repeats of
+    (first fn's time / this fn's time) in the same repeat: a paired ratio that
+    cancels load drifting between repeats.
+    """
     for fn in fns.values():  # warm-up: first-call checks, scratch, page faults
         timed_batch(fn, arg, 2)
     times = {name: [] for name in fns}
@@ -67,7 +73,13 @@ def interleaved(fns: dict, arg, iters: int, repeats: int) -> dict:
         order = names[rep % len(names) :] + names[: rep % len(names)]
         for name in order:
             times[name].append(timed_batch(fns[name], arg, iters))
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    medians = {name: statistics.median(ts) for name, ts in times.items()}
+    base = times[names[0]]
+    paired = {
+        name: statistics.median(b / t for b, t in zip(base, ts, strict=True))
+        for name, ts in times.items()
+    }
+    return medians, paired
 
 
 def bandwidth_rows(sizes: list[int], repeats: int) -> list[dict]:
@@ -75,7 +87,7 @@ def bandwidth_rows(sizes: list[int], repeats: int) -> list[dict]:
     for nbytes in sizes:
         buf = np.zeros(nbytes // 4, np.float32)  # zeros stay zeros: no inf/denormals
         iters = max(1, min(200, (4 << 20) // nbytes))
-        med = interleaved(METHODS, buf, iters, repeats)
+        med, paired = interleaved(METHODS, buf, iters, repeats)
         for name, sec in med.items():
             algbw = nbytes / sec / 1e9
             rows.append(
@@ -91,6 +103,7 @@ def bandwidth_rows(sizes: list[int], repeats: int) -> list[dict]:
                     "algbw_GBps": round(algbw, 3),
                     "busbw_GBps": round(algbw * 2 * (N - 1) / N, 3),
                     "vs_native": round(med["native"] / sec, 3),
+                    "vs_native_paired": round(paired[name], 3),
                 }
             )
             if COMM.Get_rank() == 0:
@@ -102,7 +115,7 @@ def mlp_params(key) -> dict:
     """An MLP 64-256-256-64-4: 99,140 float32 parameters in 8 leaves."""
     sizes = [64, 256, 256, 64, 4]
     params = {}
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         key, sub = jax.random.split(key)
         params[f"layer{i}"] = {
             "w": jax.random.normal(sub, (a, b)),
@@ -122,7 +135,7 @@ def tree_rows(repeats: int) -> list[dict]:
         "allreduce_tree": lambda g: rld.allreduce_tree(g),
         "average_gradients_jit": lambda g: jax.block_until_ready(jit_avg(g)),
     }
-    med = interleaved(fns, grads, 50, repeats)
+    med, paired = interleaved(fns, grads, 50, repeats)
     rows = []
     for name, sec in med.items():
         rows.append(
@@ -134,6 +147,7 @@ def tree_rows(repeats: int) -> list[dict]:
                 "method": name,
                 "time_us": round(sec * 1e6, 2),
                 "vs_flat_allreduce": round(sec / med["flat_allreduce"], 3),
+                "vs_flat_allreduce_paired": round(1 / paired[name], 3),
             }
         )
         if COMM.Get_rank() == 0:
@@ -146,16 +160,18 @@ def table(rows: list[dict]) -> str:
     for r in rows:
         by_size.setdefault(r["bytes"], {})[r["method"]] = r
     lines = [
-        f"| size | native busbw | ring busbw | auto busbw (algo) | auto/native | "
-        f"ring/native |  (N={N}, GB/s)",
-        "|---:|---:|---:|---:|---:|---:|",
+        f"| size (N={N}) | native busbw GB/s | ring busbw | auto busbw (algo) | "
+        "auto/native | auto/native paired | ring/native paired |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for nbytes, m in sorted(by_size.items()):
         label = f"{nbytes >> 20} MiB" if nbytes >= 1 << 20 else f"{nbytes >> 10} KiB"
         lines.append(
-            f"| {label} | {m['native']['busbw_GBps']:.3f} | {m['ring']['busbw_GBps']:.3f} "
+            f"| {label} | {m['native']['busbw_GBps']:.3f} "
+            f"| {m['ring']['busbw_GBps']:.3f} "
             f"| {m['auto']['busbw_GBps']:.3f} ({m['auto']['algorithm']}) "
-            f"| {m['auto']['vs_native']:.2f} | {m['ring']['vs_native']:.2f} |"
+            f"| {m['auto']['vs_native']:.2f} | {m['auto']['vs_native_paired']:.2f} "
+            f"| {m['ring']['vs_native_paired']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -167,15 +183,16 @@ def main() -> None:
     parser.add_argument("--max-mib", type=int, default=64)
     parser.add_argument("--table", action="store_true")
     parser.add_argument("--skip-tree", action="store_true")
+    parser.add_argument("--tree-only", action="store_true")
     args = parser.parse_args()
     sizes, s = [], args.min_kib << 10
     while s <= args.max_mib << 20:
         sizes.append(s)
         s *= 2
-    rows = bandwidth_rows(sizes, args.repeats)
+    rows = [] if args.tree_only else bandwidth_rows(sizes, args.repeats)
     if not args.skip_tree:
         tree_rows(args.repeats)
-    if args.table and COMM.Get_rank() == 0:
+    if args.table and rows and COMM.Get_rank() == 0:
         print(table(rows), flush=True)
 
 
