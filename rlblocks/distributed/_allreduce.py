@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from rlblocks._src import types
 from rlblocks.distributed import _ring, _world
 
 ALGORITHMS = ("auto", "ring", "native")
@@ -84,7 +85,12 @@ def _resolve(x: np.ndarray, op: str, algorithm: str, comm):
 
 
 def allreduce(
-    buf, *, op: str = "sum", algorithm: str = "auto", comm=None, out=None
+    buf: types.ArrayLike,
+    *,
+    op: str = "sum",
+    algorithm: str = "auto",
+    comm=None,
+    out=None,
 ) -> np.ndarray:
     """Allreduce a numpy buffer with the ring or MPI's own collective.
 

@@ -19,6 +19,7 @@ import time
 
 import numpy as np
 
+from rlblocks._src import types
 from rlblocks.distributed import _world
 
 OPS = ("sum", "mean", "max", "min")
@@ -110,7 +111,9 @@ def ring_inplace(flat: np.ndarray, op: str, comm) -> None:
         _exchange(comm, raws[(r + 1 - s) % n], raws[(r - s) % n], right, left, start)
 
 
-def ring_allreduce(buf, *, op: str = "sum", comm=None, out=None) -> np.ndarray:
+def ring_allreduce(
+    buf: types.ArrayLike, *, op: str = "sum", comm=None, out: np.ndarray | None = None
+) -> np.ndarray:
     """Allreduce a numpy buffer with the bandwidth-optimal ring (pure mpi4py).
 
     yᵢ = ⊕ᵣ bufᵣ,ᵢ with ⊕ ∈ {sum, mean, max, min}; reduce-scatter then allgather,
