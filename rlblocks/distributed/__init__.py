@@ -17,6 +17,7 @@ allreduce = _allreduce.allreduce
 allreduce_tree = _tree.allreduce_tree
 average_gradients = _tree.average_gradients
 broadcast_tree = _tree.broadcast_tree
+check_every_call = _world.check_every_call
 check_consistent = _tree.check_consistent
 choose_algorithm = _allreduce.choose_algorithm
 chunk_offsets = _ring.chunk_offsets
@@ -25,6 +26,7 @@ is_root = _world.is_root
 print0 = _world.print0
 rank = _world.rank
 rank_seed = _world.rank_seed
+set_check_every_call = _world.set_check_every_call
 ring_allreduce = _ring.ring_allreduce
 ring_min_bytes = _allreduce.ring_min_bytes
 set_stall_timeout = _world.set_stall_timeout
@@ -39,6 +41,7 @@ __all__ = [
     "average_gradients",
     "broadcast_tree",
     "check_consistent",
+    "check_every_call",
     "choose_algorithm",
     "chunk_offsets",
     "install_abort_on_exception",
@@ -48,6 +51,7 @@ __all__ = [
     "rank_seed",
     "ring_allreduce",
     "ring_min_bytes",
+    "set_check_every_call",
     "set_stall_timeout",
     "size",
     "stall_timeout",

@@ -62,7 +62,7 @@ def _ring_run(flat: np.ndarray, op: str, comm) -> None:
     _ring.ring_inplace(flat.reshape(-1), op, comm)
 
 
-# (id(comm), shape, dtype, op, algorithm) -> (runner or None, resolved algorithm):
+# (id(comm), shape, dtype, op, algorithm) -> (runner or None, algorithm, signature):
 # validated, agreed calls, so that repeated calls cost one dict lookup.
 _calls: dict = {}
 
@@ -73,15 +73,14 @@ def _resolve(x: np.ndarray, op: str, algorithm: str, comm):
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {algorithm!r}")
     n = comm.Get_size()
     algo = choose_algorithm(x.nbytes, x.dtype, n) if algorithm == "auto" else algorithm
+    sig = ("allreduce", x.shape, x.dtype, f"op={op}", f"algorithm={algo}")
     if n > 1:  # agree first, so that bad input raises on every rank
-        _world.agree(
-            comm, ("allreduce", x.shape, x.dtype, f"op={op}", f"algorithm={algo}")
-        )
+        _world.agree(comm, sig)
     _ring.check_op(op, x.dtype)
     if algo == "native" and choose_algorithm(0, x.dtype, 2) == "ring":
         raise ValueError(f"algorithm='native' does not support dtype {x.dtype}")
     runner = None if n == 1 else _ring_run if algo == "ring" else _native_inplace
-    return runner, algo
+    return runner, algo, sig
 
 
 def allreduce(
@@ -120,6 +119,8 @@ def allreduce(
     if call is None:
         call = _resolve(x, op, algorithm, comm)
         _calls[key] = call
+    elif _world.check_every_call() and call[0] is not None:
+        _world.agree(comm, call[2])
     if out is x and x.flags.c_contiguous and x.flags.writeable:
         result = x
     else:

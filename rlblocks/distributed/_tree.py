@@ -47,6 +47,8 @@ def _plan(comm, what, tree, treedef, arrays, extra, validate=None):
     key = (id(comm), what, treedef, extra, tuple((a.shape, a.dtype) for a in arrays))
     plan = _plans.get(key)
     if plan is not None:
+        if _world.check_every_call():
+            _world.agree(comm, key[1:])
         return plan
     lines = _leaf_lines(tree)
     head = f"{what} ({extra}) of {len(arrays)} leaves"
@@ -164,8 +166,9 @@ def _digests(tree) -> list[str]:
     flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
     lines = []
     for path, leaf in flat:
-        a = np.ascontiguousarray(np.asarray(leaf))
-        digest = hashlib.blake2b(a.view(np.uint8).reshape(-1), digest_size=8)
+        a = np.asarray(leaf)
+        raw = np.ascontiguousarray(a).view(np.uint8).reshape(-1)
+        digest = hashlib.blake2b(raw, digest_size=8)
         lines.append(
             f"leaf {jax.tree_util.keystr(path)}: {a.dtype.name}{list(a.shape)} "
             f"hash {digest.hexdigest()}"

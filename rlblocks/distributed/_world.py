@@ -15,6 +15,7 @@ Safety nets:
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import sys
@@ -255,35 +256,78 @@ class MismatchError(ValueError):
     """Ranks called the same collective with different shapes, dtypes or options."""
 
 
-_agreed: set = set()
+_agreed: dict = {}  # (id(comm), key) -> (fingerprint, description)
+_every_call = False
+
+
+def set_check_every_call(enabled: bool) -> bool:
+    """Check the call signature on every collective, not only the first time.
+
+    By default ranks compare signatures on the first call with a given structure
+    only, so a rank repeating an earlier call while another makes a new one is not
+    detected (the stall watchdog catches the resulting hang). With this on, every
+    call first allreduces a 64-bit fingerprint of its signature (one small extra
+    collective, a few microseconds), and a mismatch raises `MismatchError` on every
+    rank. Set it identically on every rank (or ``RLBLOCKS_CHECK_EVERY_CALL=1``).
+
+    Args:
+      enabled: whether to check every call.
+
+    Returns:
+      The previous setting.
+    """
+    global _every_call
+    previous, _every_call = _every_call, bool(enabled)
+    return previous
+
+
+def check_every_call() -> bool:
+    """Return whether signatures are checked on every call."""
+    return _every_call
 
 
 def describe(key: tuple) -> list[str]:
-    """Describe a simple signature key ``(what, shape, dtype, op, ...)`` in one line."""
+    """Describe a simple signature key ``(what, shape, dtype, ...)`` in one line."""
     what, shape, dtype, *rest = key
-    return [
-        f"{what} of {np.dtype(dtype).name}{list(shape)} " + " ".join(map(str, rest))
-    ]
+    text = f"{what} of {np.dtype(dtype).name}{list(shape)} " + " ".join(map(str, rest))
+    return [text]
+
+
+def _fingerprint(text: str) -> int:
+    digest = hashlib.blake2b(text.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 2  # non-negative, negatable
+
+
+def _fingerprints_agree(comm, fp: int, what: str) -> bool:
+    both = np.array([fp, -fp], np.int64)
+    wait([comm.Iallreduce(MPI.IN_PLACE, both, op=MPI.MAX)], what, comm)
+    return bool(both[0] == -both[1])
 
 
 def agree(comm, key: tuple, lines=None) -> None:
-    """On the first call with `key`, check that every rank passed the same `key`.
+    """Check that every rank passed the same `key` (first call, or every call).
 
     Ranks exchange a description of their call (shapes, dtypes, op); if any differ,
     every rank raises `MismatchError` naming the ranks and what each passed, instead
     of entering mismatched collectives that would hang or corrupt data. Later calls
-    with a key already agreed cost one set lookup.
+    with a key already agreed cost one dict lookup, or one 16-byte allreduce with
+    `set_check_every_call(True)`.
     """
     token = (id(comm), key)
-    if token in _agreed:
+    known = _agreed.get(token)
+    if known is not None and not _every_call:
         return
-    text = "\n".join(lines() if lines is not None else describe(key))
-    got = [
-        b.decode() for b in allgather_bytes(text.encode(), f"checking {key[0]}", comm)
-    ]
+    if known is None:
+        text = "\n".join(lines() if lines is not None else describe(key))
+        known = (_fingerprint(text), text)
+    what = f"checking {key[0]}"
+    if _every_call and _fingerprints_agree(comm, known[0], what):
+        _agreed[token] = known
+        return
+    got = [b.decode() for b in allgather_bytes(known[1].encode(), what, comm)]
     if len(set(got)) > 1:
         raise MismatchError(mismatch_message(key[0], got))
-    _agreed.add(token)
+    _agreed[token] = known
 
 
 def mismatch_message(what: str, got: list[str]) -> str:
@@ -306,6 +350,8 @@ def mismatch_message(what: str, got: list[str]) -> str:
 
 
 def _init_from_environment() -> None:
+    if os.environ.get("RLBLOCKS_CHECK_EVERY_CALL", "").strip() not in ("", "0"):
+        set_check_every_call(True)
     value = os.environ.get("RLBLOCKS_STALL_TIMEOUT", "").strip()
     if value and value.lower() not in ("0", "none", "off"):
         set_stall_timeout(float(value))

@@ -283,6 +283,21 @@ def op_mismatch_raises_everywhere():
     expect_mismatch(lambda: rld.allreduce(np.ones(17), op=op), "op=max", "op=sum")
 
 
+def check_every_call_catches_repeats():
+    previous = rld.set_check_every_call(True)
+    try:
+        rld.allreduce(np.ones(23))  # agreed by all ranks
+        rld.allreduce_tree({"x": np.ones(29)})
+        # rank 0 makes a new call while the others repeat the agreed one
+        n = 24 if R == 0 else 23
+        expect_mismatch(lambda: rld.allreduce(np.ones(n)), "float64[24]", "float64[23]")
+        tree = {"x": np.ones(30 if R == N - 1 else 29)}
+        expect_mismatch(lambda: rld.allreduce_tree(tree), "[30]", "[29]")
+        compare(rld.allreduce(np.ones(23)), np.ones(23), "sum", "strict, agreed")
+    finally:
+        rld.set_check_every_call(previous)
+
+
 def average_gradients_host_and_jit():
     params = {"w": jnp.ones((3, 2)), "b": jnp.zeros(2), "h": jnp.ones(3, jnp.bfloat16)}
     x = jnp.asarray(data(12, np.float32).reshape(4, 3))
@@ -347,6 +362,7 @@ ALL = [
     inconsistent_tree_names_ranks,
     shape_mismatch_raises_everywhere,
     op_mismatch_raises_everywhere,
+    check_every_call_catches_repeats,
     average_gradients_host_and_jit,
     seeds_and_printing,
 ]

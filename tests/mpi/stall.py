@@ -11,9 +11,9 @@ from mpi4py import MPI
 
 import rlblocks.distributed as rld
 
-rld.set_stall_timeout(1.0)
 algorithm = sys.argv[1]
 rld.allreduce(np.ones(1000), algorithm=algorithm)  # both ranks: agreed and warmed up
+rld.set_stall_timeout(1.0)
 if MPI.COMM_WORLD.Get_rank() == 0:
     rld.allreduce(np.ones(1000), algorithm=algorithm)
     print("rank 0 finished the collective: the watchdog did not fire", flush=True)
