@@ -29,6 +29,7 @@ from mpi4py import MPI
 
 import rlblocks.distributed as rld
 
+MPI_RANKS = (2, 4)  # `python -m benchmarks` runs this under mpirun -n 2 and -n 4
 COMM = MPI.COMM_WORLD
 N = COMM.Get_size()
 
@@ -96,7 +97,8 @@ def bandwidth_rows(sizes: list[int], repeats: int) -> list[dict]:
                     "ranks": N,
                     "bytes": nbytes,
                     "method": name,
-                    "algorithm": rld.choose_algorithm(nbytes, buf.dtype, N)
+                    "algorithm": name,
+                    "chosen": rld.choose_algorithm(nbytes, buf.dtype, N)
                     if name == "auto"
                     else name,
                     "time_us": round(sec * 1e6, 2),
@@ -169,7 +171,7 @@ def table(rows: list[dict]) -> str:
         lines.append(
             f"| {label} | {m['native']['busbw_GBps']:.3f} "
             f"| {m['ring']['busbw_GBps']:.3f} "
-            f"| {m['auto']['busbw_GBps']:.3f} ({m['auto']['algorithm']}) "
+            f"| {m['auto']['busbw_GBps']:.3f} ({m['auto']['chosen']}) "
             f"| {m['auto']['vs_native']:.2f} | {m['auto']['vs_native_paired']:.2f} "
             f"| {m['ring']['vs_native_paired']:.2f} |"
         )
@@ -184,7 +186,10 @@ def main() -> None:
     parser.add_argument("--table", action="store_true")
     parser.add_argument("--skip-tree", action="store_true")
     parser.add_argument("--tree-only", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="3 repeats, <= 16 MiB")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.max_mib = min(args.repeats, 3), min(args.max_mib, 16)
     sizes, s = [], args.min_kib << 10
     while s <= args.max_mib << 20:
         sizes.append(s)

@@ -1,6 +1,7 @@
 """Small array transforms: one-hot encoding and batched indexing.
 
-Value rescaling transforms (signed hyperbolic/parabolic and friends) live here too.
+Value rescaling transforms (signed hyperbolic/parabolic, 2-hot, transform pairs)
+live in `value_transforms.py`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from rlblocks._src import checks
 from rlblocks._src.types import Array, ArrayLike
 
 
-def one_hot(indices: ArrayLike, num_classes: int, dtype=jnp.float32) -> Array:
+def one_hot(
+    indices: ArrayLike, num_classes: int, dtype: jax.typing.DTypeLike = jnp.float32
+) -> Array:
     """One-hot encode integer indices along a new trailing axis.
 
     y[..., k] = 1 if indices[...] = k else 0

@@ -11,6 +11,7 @@ with a fresh `mmap` each time and the page faults make it several times slower.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numpy as np
 
@@ -88,8 +89,8 @@ def allreduce(
     *,
     op: str = "sum",
     algorithm: str = "auto",
-    comm=None,
-    out=None,
+    comm: Any = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Allreduce a numpy buffer with the ring or MPI's own collective.
 

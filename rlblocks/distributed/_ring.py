@@ -16,6 +16,7 @@ only grows.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -112,7 +113,11 @@ def ring_inplace(flat: np.ndarray, op: str, comm) -> None:
 
 
 def ring_allreduce(
-    buf: types.ArrayLike, *, op: str = "sum", comm=None, out: np.ndarray | None = None
+    buf: types.ArrayLike,
+    *,
+    op: str = "sum",
+    comm: Any = None,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Allreduce a numpy buffer with the bandwidth-optimal ring (pure mpi4py).
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +33,7 @@ def _dtype(x) -> np.dtype:
     return np.dtype(x.dtype) if hasattr(x, "dtype") else np.asarray(x).dtype
 
 
-def _leaf_lines(tree) -> list[str]:
+def _leaf_lines(tree: Any) -> list[str]:
     flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
     lines = [
         f"leaf {jax.tree_util.keystr(path)}: {_dtype(leaf).name}{list(np.shape(leaf))}"
@@ -90,7 +90,7 @@ def _unpack(plan, leaves, treedef, as_jax: bool):
     return jax.tree.unflatten(treedef, out)
 
 
-def allreduce_tree(tree, *, mean: bool = True, comm=None):
+def allreduce_tree(tree: Any, *, mean: bool = True, comm: Any = None) -> Any:
     """Sum or average every leaf of a pytree across ranks, fused into few messages.
 
     yₗ = (1/N)^[mean] Σᵣ treeᵣ,ₗ for every leaf l: one fusion buffer and one
@@ -104,9 +104,9 @@ def allreduce_tree(tree, *, mean: bool = True, comm=None):
 
     Returns:
       A pytree of the same structure whose leaves are fresh numpy arrays (views of
-      one new array per dtype; jax functions accept them, and converting each leaf
-      to a jax array would cost more than the communication for small models),
-      bit-identical on every rank. In a 1-rank world, `tree` itself.
+        one new array per dtype; jax functions accept them, and converting each leaf
+        to a jax array would cost more than the communication for small models),
+        bit-identical on every rank. In a 1-rank world, `tree` itself.
 
     References:
       Sergeev, Del Balso, "Horovod: fast and easy distributed deep learning in
@@ -128,7 +128,7 @@ def allreduce_tree(tree, *, mean: bool = True, comm=None):
     return _unpack(plan, leaves, treedef, as_jax=False)
 
 
-def broadcast_tree(tree, root: int = 0, *, comm=None):
+def broadcast_tree(tree: Any, root: int = 0, *, comm: Any = None) -> Any:
     """Copy rank `root`'s pytree to every rank (e.g. initial parameters).
 
     yₗ = tree_root,ₗ for every leaf l; one fused `Bcast` per dtype.
@@ -141,7 +141,7 @@ def broadcast_tree(tree, root: int = 0, *, comm=None):
 
     Returns:
       A pytree of fresh arrays equal to root's (jax leaves stay jax arrays). In a
-      1-rank world, `tree` itself.
+        1-rank world, `tree` itself.
     """
     comm = _world.get_comm(comm)
     n = comm.Get_size()
@@ -162,7 +162,7 @@ def broadcast_tree(tree, root: int = 0, *, comm=None):
     return _unpack(plan, leaves, treedef, as_jax=True)
 
 
-def _digests(tree) -> list[str]:
+def _digests(tree: Any) -> list[str]:
     flat, treedef = jax.tree_util.tree_flatten_with_path(tree)
     lines = []
     for path, leaf in flat:
@@ -176,7 +176,7 @@ def _digests(tree) -> list[str]:
     return [*lines, f"tree structure {treedef}"]
 
 
-def check_consistent(tree, *, comm=None) -> str:
+def check_consistent(tree: Any, *, comm: Any = None) -> str:
     """Check that every rank holds bit-identical copies of a pytree.
 
     h = blake2b(structure, dtypes, shapes, bytes of every leaf); the ranks gather
@@ -225,7 +225,7 @@ def _host_mean(comm, key, lines, *flats):
     return outs
 
 
-def _average_in_jit(grads, comm):
+def _average_in_jit(grads: Any, comm):
     """Pack each dtype group into one vector in XLA, average via io_callback."""
     leaves, treedef = jax.tree.flatten(grads)
     lines = _leaf_lines(grads)
@@ -251,7 +251,7 @@ def _average_in_jit(grads, comm):
     return jax.tree.unflatten(treedef, result)
 
 
-def average_gradients(grads, *, comm=None):
+def average_gradients(grads: Any, *, comm: Any = None) -> Any:
     """Average gradients across ranks; works on host values and inside `jax.jit`.
 
     ḡ = (1/N) Σᵣ gᵣ. With identical parameters and optimizer states on every rank,
@@ -267,8 +267,8 @@ def average_gradients(grads, *, comm=None):
 
     Returns:
       The averaged gradients (same structure; numpy leaves on the host path, see
-      `allreduce_tree`), bit-identical on every rank; `grads` itself in a 1-rank
-      world.
+        `allreduce_tree`), bit-identical on every rank; `grads` itself in a 1-rank
+        world.
     """
     comm = _world.get_comm(comm)
     leaves = jax.tree.leaves(grads)

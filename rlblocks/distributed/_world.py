@@ -21,6 +21,7 @@ import os
 import sys
 import threading
 import time
+from typing import Any
 
 import numpy as np
 
@@ -50,14 +51,14 @@ _SELF = SelfComm()
 _stall_timeout: float | None = None
 
 
-def get_comm(comm=None):
+def get_comm(comm: Any = None):
     """Return `comm`, or the world communicator (a 1-rank stand-in without mpi4py)."""
     if comm is not None:
         return comm
     return MPI.COMM_WORLD if MPI is not None else _SELF
 
 
-def rank(comm=None) -> int:
+def rank(comm: Any = None) -> int:
     """Return this process's rank in `comm` (default: the world), 0 without MPI.
 
     Args:
@@ -69,7 +70,7 @@ def rank(comm=None) -> int:
     return get_comm(comm).Get_rank()
 
 
-def size(comm=None) -> int:
+def size(comm: Any = None) -> int:
     """Return the number of ranks in `comm` (default: the world), 1 without MPI.
 
     Args:
@@ -81,7 +82,7 @@ def size(comm=None) -> int:
     return get_comm(comm).Get_size()
 
 
-def is_root(comm=None) -> bool:
+def is_root(comm: Any = None) -> bool:
     """Return True on rank 0 of `comm`: the rank that logs, saves and evaluates.
 
     Args:
@@ -93,7 +94,7 @@ def is_root(comm=None) -> bool:
     return rank(comm) == 0
 
 
-def rank_seed(seed: int, comm=None) -> int:
+def rank_seed(seed: int, comm: Any = None) -> int:
     """Return a distinct, reproducible seed for this rank.
 
     seedᵣ = (seed + 1 000 003 · r) mod 2³¹, so rank 0 keeps `seed` (a 1-rank run
@@ -111,7 +112,7 @@ def rank_seed(seed: int, comm=None) -> int:
     return (int(seed) + 1_000_003 * rank(comm)) % 2**31
 
 
-def print0(*args, comm=None, **kwargs) -> None:
+def print0(*args: Any, comm: Any = None, **kwargs: Any) -> None:
     """`print` on rank 0 only (flushed), a no-op on the other ranks.
 
     Args:
@@ -145,7 +146,7 @@ class RootOnlyFilter(logging.Filter):
 _previous_hook = None
 
 
-def install_abort_on_exception(comm=None) -> None:
+def install_abort_on_exception(comm: Any = None) -> None:
     """Make an uncaught exception on this rank abort the whole MPI job.
 
     Without it, a rank that dies leaves the others blocked in their next collective
