@@ -78,11 +78,13 @@ def _pack(group: _Group, arrays) -> np.ndarray:
     return group.buffer
 
 
-def _unpack(plan, leaves, treedef, as_jax: bool):
-    """Unflatten the fusion buffers into fresh arrays (one copy per dtype group)."""
+def _unpack(plan, leaves, treedef, as_jax: bool, divisor: int = 1):
+    """Unflatten the fusion buffers into fresh arrays (one pass per dtype group)."""
     out = [None] * len(leaves)
     for group in plan:
-        fresh = group.buffer.copy()  # later calls reuse the fusion buffer
+        # later calls reuse the fusion buffer: copy out, dividing on the way for a mean
+        buf = group.buffer
+        fresh = np.divide(buf, divisor) if divisor != 1 else buf.copy()
         for i, a, b, shape in group.items:
             view = fresh[a:b].reshape(shape)
             keep_jax = as_jax and isinstance(leaves[i], jax.Array)
@@ -122,10 +124,11 @@ def allreduce_tree(tree: Any, *, mean: bool = True, comm: Any = None) -> Any:
     arrays = [np.asarray(leaf) for leaf in leaves]
     validate = functools.partial(_ring.check_op, op)
     plan = _plan(comm, "allreduce_tree", tree, treedef, arrays, f"op={op}", validate)
-    for group in plan:
+    for group in plan:  # sum in place; the mean's division happens while copying out
         buf = _pack(group, arrays)
-        _allreduce.allreduce(buf, op=op, comm=comm, out=buf)
-    return _unpack(plan, leaves, treedef, as_jax=False)
+        _allreduce.allreduce(buf, op="sum", comm=comm, out=buf)
+    divisor = comm.Get_size() if mean else 1
+    return _unpack(plan, leaves, treedef, as_jax=False, divisor=divisor)
 
 
 def broadcast_tree(tree: Any, root: int = 0, *, comm: Any = None) -> Any:
