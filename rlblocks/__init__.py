@@ -22,7 +22,7 @@ import importlib as _importlib
 
 # --- value transforms (rlblocks/_src/transforms.py)
 
-_SUBPACKAGES = ("agents", "distributed", "replay", "train")
+_SUBPACKAGES = ("agents", "distributed", "envs", "replay", "train")
 
 
 def __getattr__(name):

@@ -1,0 +1,356 @@
+"""Pure-JAX environments against gymnasium's numpy environments, step by step."""
+
+import math
+
+import gymnasium as gym
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from rlblocks import envs
+
+NUM_CASES = 300
+TOL = {"rtol": 1e-5, "atol": 1e-5}
+
+
+def _gym(env_id):
+    env = gym.make(env_id, disable_env_checker=True)
+    env.reset(seed=0)
+    return env
+
+
+def _jax_steps(env, states, actions):
+    """Step a batch of states with our env under jit + vmap."""
+    keys = jax.random.split(jax.random.key(0), len(actions))
+    out = jax.jit(jax.vmap(env.step))(keys, states, actions)
+    return jax.tree.map(np.asarray, out)
+
+
+def _gym_step(gym_env, physics, time, action, already_terminated=False):
+    """One gymnasium step from the given physical state and elapsed steps."""
+    gym_env.unwrapped.state = np.asarray(physics, np.float64)
+    if hasattr(gym_env.unwrapped, "steps_beyond_terminated"):
+        # CartPole: 1 means "stepped past termination before" (reward 0, no warning).
+        gym_env.unwrapped.steps_beyond_terminated = 1 if already_terminated else None
+    gym_env._elapsed_steps = int(time)
+    obs, reward, terminated, truncated, _ = gym_env.step(action)
+    return obs, float(reward), terminated, truncated, gym_env.unwrapped.state.copy()
+
+
+def _close(actual, desired):
+    """Equal up to float32 rounding (jit may fuse arithmetic differently)."""
+    np.testing.assert_allclose(actual, desired, rtol=1e-6, atol=1e-7)
+
+
+def _random_times(rng, max_steps):
+    # a third of the cases sit one step before the time limit (truncation)
+    times = rng.integers(0, max_steps, NUM_CASES)
+    times[::3] = max_steps - 1
+    return times.astype(np.int32)
+
+
+def _compare(env, gym_env, states, actions, gym_actions, physics, terminal_in=None):
+    new, obs, reward, terminated, truncated = _jax_steps(env, states, actions)
+    new_physics = np.stack(new[:-1], axis=1)
+    seen = {"terminated": 0, "truncated": 0}
+    for i in range(NUM_CASES):
+        already = bool(terminal_in[i]) if terminal_in is not None else False
+        g_obs, g_r, g_term, g_trunc, g_state = _gym_step(
+            gym_env, physics[i], states.time[i], gym_actions[i], already
+        )
+        np.testing.assert_allclose(new_physics[i], g_state, **TOL, err_msg=f"case {i}")
+        np.testing.assert_allclose(obs[i], g_obs, **TOL, err_msg=f"case {i}")
+        np.testing.assert_allclose(reward[i], g_r, **TOL, err_msg=f"case {i}")
+        assert (terminated[i], truncated[i]) == (g_term, g_trunc), f"case {i}"
+        assert new.time[i] == states.time[i] + 1
+        seen["terminated"] += g_term
+        seen["truncated"] += g_trunc
+    # the random cases did exercise both endings
+    assert seen["terminated"] >= 10 or env.spec.name == "Pendulum-v1"
+    assert seen["truncated"] >= NUM_CASES // 3
+
+
+def test_cartpole_matches_gymnasium_step_by_step():
+    rng = np.random.default_rng(1)
+    # bounds slightly beyond the termination thresholds (2.4, 12°) so that some
+    # steps start or end out of bounds
+    high = np.array([2.6, 3.0, 0.25, 3.0], np.float32)
+    physics = rng.uniform(-high, high, (NUM_CASES, 4)).astype(np.float32)
+    times = _random_times(rng, 500)
+    actions = rng.integers(0, 2, NUM_CASES).astype(np.int32)
+    states = envs.CartPoleState(*physics.T, times)
+    terminal_in = (np.abs(physics[:, 0]) > 2.4) | (
+        np.abs(physics[:, 2]) > 12 * 2 * math.pi / 360
+    )
+    assert 10 < terminal_in.sum() < NUM_CASES - 10
+    _compare(
+        envs.cartpole(),
+        _gym("CartPole-v1"),
+        states,
+        actions,
+        [int(a) for a in actions],
+        physics,
+        terminal_in,
+    )
+
+
+def test_acrobot_matches_gymnasium_step_by_step():
+    rng = np.random.default_rng(2)
+    high = np.array([math.pi, math.pi, 4 * math.pi, 9 * math.pi], np.float32)
+    physics = rng.uniform(-high, high, (NUM_CASES, 4)).astype(np.float32)
+    times = _random_times(rng, 500)
+    actions = rng.integers(0, 3, NUM_CASES).astype(np.int32)
+    states = envs.AcrobotState(*physics.T, times)
+    _compare(
+        envs.acrobot(),
+        _gym("Acrobot-v1"),
+        states,
+        actions,
+        [int(a) for a in actions],
+        physics,
+    )
+
+
+def test_acrobot_cases_exercise_wrapping_and_velocity_bounds():
+    # The random cases of the comparison above cross ±π and hit the velocity bounds.
+    rng = np.random.default_rng(2)
+    high = np.array([math.pi, math.pi, 4 * math.pi, 9 * math.pi], np.float32)
+    physics = rng.uniform(-high, high, (NUM_CASES, 4)).astype(np.float32)
+    states = envs.AcrobotState(*physics.T, np.zeros(NUM_CASES, np.int32))
+    actions = rng.integers(0, 3, NUM_CASES).astype(np.int32)
+    new = _jax_steps(envs.acrobot(), states, actions)[0]
+    unwrapped_jump = np.abs(new.theta1 - physics[:, 0]) > math.pi
+    assert unwrapped_jump.sum() >= 5
+    assert np.sum(np.abs(new.dtheta1) == np.float32(4 * math.pi)) >= 1
+    assert np.sum(np.abs(new.dtheta2) == np.float32(9 * math.pi)) >= 1
+
+
+def test_pendulum_matches_gymnasium_step_by_step():
+    rng = np.random.default_rng(3)
+    # unnormalized angles, speeds up to the clip, torques beyond ±2 (clipped)
+    physics = np.stack(
+        [rng.uniform(-20, 20, NUM_CASES), rng.uniform(-8, 8, NUM_CASES)], axis=1
+    ).astype(np.float32)
+    times = _random_times(rng, 200)
+    actions = rng.uniform(-3, 3, (NUM_CASES, 1)).astype(np.float32)
+    states = envs.PendulumState(*physics.T, times)
+    _compare(
+        envs.pendulum(),
+        _gym("Pendulum-v1"),
+        states,
+        actions,
+        list(actions),
+        physics,
+    )
+    assert np.sum(np.abs(actions) > 2) > 50  # torque clipping exercised
+    new = _jax_steps(envs.pendulum(), states, actions)[0]
+    assert np.sum(np.abs(new.theta_dot) == 8.0) >= 5  # speed clipping exercised
+
+
+def test_pendulum_hand_computed_step(variant):
+    # θ = π/2, θ̇ = 1, u = 1: cost = (π/2)² + 0.1 + 0.001 = 2.568...
+    # θ̇' = 1 + (15 sin(π/2) + 3) 0.05 = 1.9; θ' = π/2 + 1.9 * 0.05 = 1.665796...
+    env = envs.pendulum()
+    state = envs.PendulumState(jnp.float32(math.pi / 2), jnp.float32(1.0), 0)
+    new, obs, reward, term, trunc = variant(env.step)(
+        jax.random.key(0), state, jnp.ones(1)
+    )
+    np.testing.assert_allclose(new.theta_dot, 1.9, rtol=1e-6)
+    np.testing.assert_allclose(new.theta, math.pi / 2 + 0.095, rtol=1e-6)
+    np.testing.assert_allclose(reward, -((math.pi / 2) ** 2 + 0.101), rtol=1e-6)
+    assert not term and not trunc and int(new.time) == 1
+
+
+def test_cartpole_hand_computed_step(variant):
+    # all zero, push right (F = 10): temp = 10 / 1.1 = 9.0909; θ̈ = -temp /
+    # (0.5 (4/3 - 0.1/1.1)) = -14.634; ẍ = temp - 0.05 θ̈ / 1.1 = 9.7561
+    # Euler: x' = 0, ẋ' = 0.19512, θ' = 0, θ̇' = -0.29268
+    env = envs.cartpole()
+    zero = jnp.float32(0.0)
+    state = envs.CartPoleState(zero, zero, zero, zero, 499)
+    new, obs, reward, term, trunc = variant(env.step)(
+        jax.random.key(0), state, jnp.int32(1)
+    )
+    np.testing.assert_allclose(obs, [0.0, 0.195122, 0.0, -0.292683], atol=1e-6)
+    assert float(reward) == 1.0 and not term and trunc  # step 500 truncates
+
+
+@pytest.mark.parametrize(
+    ("make", "low", "high"),
+    [
+        (envs.cartpole, [-0.05] * 4, [0.05] * 4),
+        (envs.acrobot, [-0.1] * 4, [0.1] * 4),
+        (envs.pendulum, [-math.pi, -1.0], [math.pi, 1.0]),
+    ],
+)
+def test_reset_distribution_within_gymnasium_bounds(make, low, high):
+    env = make()
+    state, obs = jax.jit(envs.reset_batch, static_argnums=(0, 2))(
+        env, jax.random.key(4), 2000
+    )
+    physics = np.stack(state[:-1], axis=1)
+    low, high = np.array(low, np.float32), np.array(high, np.float32)
+    assert np.all(physics >= low) and np.all(physics < high)
+    # uniform: spread to within 1% of both bounds, each coordinate independent
+    span = high - low
+    assert np.all(physics.min(0) < low + 0.01 * span)
+    assert np.all(physics.max(0) > high - 0.01 * span)
+    # the mean of 2000 uniforms has std span / sqrt(12 * 2000) = 0.0065 span
+    assert np.all(np.abs(physics.mean(0) - (low + high) / 2) < 0.03 * span)
+    assert np.all(np.asarray(state.time) == 0)
+    assert obs.shape == (2000, *env.spec.observation_shape)
+    np.testing.assert_array_equal(obs, jax.vmap(env.observe)(state))
+
+
+def test_reset_is_deterministic_in_the_key():
+    env = envs.acrobot()
+    a = env.reset(jax.random.key(7))[1]
+    b = jax.jit(env.reset)(jax.random.key(7))[1]
+    c = env.reset(jax.random.key(8))[1]
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_specs_match_gymnasium():
+    for make, env_id in [
+        (envs.cartpole, "CartPole-v1"),
+        (envs.acrobot, "Acrobot-v1"),
+        (envs.pendulum, "Pendulum-v1"),
+    ]:
+        spec, g = make().spec, gym.make(env_id)
+        assert spec.name == env_id
+        assert spec.observation_shape == g.observation_space.shape
+        assert spec.max_episode_steps == g.spec.max_episode_steps
+        if spec.num_actions is None:
+            assert spec.action_shape == g.action_space.shape
+            assert spec.action_low == g.action_space.low[0]
+            assert spec.action_high == g.action_space.high[0]
+        else:
+            assert spec.num_actions == g.action_space.n and spec.action_shape == ()
+        g.close()
+
+
+def test_step_autoreset_resets_finished_envs_only():
+    env = envs.cartpole()
+    f32 = np.float32
+    # env 0 truncates (time 499), env 1 terminates (θ beyond 12° after the step),
+    # env 2 goes on
+    state = envs.CartPoleState(
+        x=jnp.array([0.01, 0.0, 0.02], f32),
+        x_dot=jnp.array([0.0, 0.0, 0.1], f32),
+        theta=jnp.array([0.0, 0.2, 0.01], f32),
+        theta_dot=jnp.array([0.0, 1.0, 0.0], f32),
+        time=jnp.array([499, 10, 20], jnp.int32),
+    )
+    actions = jnp.array([1, 1, 0], jnp.int32)
+    keys = jax.random.split(jax.random.key(5), 3)
+    plain = jax.vmap(env.step)(keys, state, actions)
+    out = jax.jit(jax.vmap(lambda k, s, a: envs.step_autoreset(env, k, s, a)))(
+        keys, state, actions
+    )
+    np.testing.assert_array_equal(out.terminated, [False, True, False])
+    np.testing.assert_array_equal(out.truncated, [True, False, False])
+    np.testing.assert_array_equal(out.reward, plain[2])
+    _close(out.next_obs, plain[1])  # the final observations
+    # finished envs restart from a fresh reset state; the other one stepped as usual
+    np.testing.assert_array_equal(out.state.time, [0, 0, 21])
+    _close(out.obs[2], plain[1][2])
+    assert np.all(np.abs(out.obs[:2]) < 0.05)
+    np.testing.assert_array_equal(out.obs, jax.vmap(env.observe)(out.state))
+
+
+def test_step_autoreset_never_pauses_other_envs():
+    # 64 envs for 600 steps: every env advances its clock every step, whatever the
+    # others do (a paused env would fall behind the step count).
+    env = envs.cartpole()
+    state, _ = envs.reset_batch(env, jax.random.key(0), 64)
+    step = jax.jit(jax.vmap(lambda k, s, a: envs.step_autoreset(env, k, s, a)))
+    key = jax.random.key(1)
+    ends, lengths = 0, np.zeros(64, np.int64)
+    for _ in range(600):
+        key, k1, k2 = jax.random.split(key, 3)
+        actions = jax.random.bernoulli(k1, 0.5, (64,)).astype(jnp.int32)
+        before = np.asarray(state.time)
+        out = step(jax.random.split(k2, 64), state, actions)
+        done = np.asarray(out.terminated | out.truncated)
+        after = np.asarray(out.state.time)
+        np.testing.assert_array_equal(after, np.where(done, 0, before + 1))
+        ends += done.sum()
+        lengths += 1
+        state = out.state
+    assert ends > 64  # random play ends episodes within ~10-50 steps
+
+
+def test_rollout_time_major_matches_plain_steps():
+    env = envs.cartpole()
+    num_envs, num_steps = 2, 6
+    zero = jnp.zeros(num_envs, jnp.float32)
+    # env 0 is 3 steps from the time limit; env 1 runs on
+    state = envs.CartPoleState(zero, zero, zero, zero, jnp.array([497, 0], jnp.int32))
+
+    def policy(params, key, obs):
+        del key
+        action = (obs[2] + params * obs[3] < 0).astype(jnp.int32)  # balance
+        return action, {"twice": 2 * action}
+
+    new_state, traj = jax.jit(envs.rollout, static_argnums=(1, 2, 5))(
+        jax.random.key(0), env, policy, 1.0, state, num_steps
+    )
+    assert traj.obs.shape == (num_steps, num_envs, 4)
+    assert traj.action.shape == traj.reward.shape == (num_steps, num_envs)
+    np.testing.assert_array_equal(traj.policy_extras["twice"], 2 * traj.action)
+    np.testing.assert_array_equal(traj.truncated[:, 0], [0, 0, 1, 0, 0, 0])
+    assert not traj.terminated.any() and not traj.truncated[:, 1].any()
+    # replay env 1 (never reset) and env 0's first 3 steps with plain steps
+    s = jax.tree.map(lambda x: x, state)
+    for t in range(3):
+        _close(traj.obs[t], jax.vmap(env.observe)(s))
+        a = jax.vmap(policy, in_axes=(None, 0, 0))(1.0, None, traj.obs[t])[0]
+        np.testing.assert_array_equal(traj.action[t], a)
+        s, obs, r, _, _ = jax.vmap(env.step, in_axes=(None, 0, 0))(None, s, a)
+        _close(traj.next_obs[t], obs)
+        _close(traj.reward[t], r)
+    # after env 0's truncation: a fresh episode (next_obs holds the final obs)
+    assert np.all(np.abs(traj.obs[3, 0]) < 0.05)
+    assert not np.allclose(traj.obs[3, 0], traj.next_obs[2, 0])
+    np.testing.assert_array_equal(traj.next_obs[:-1, 1], traj.obs[1:, 1])
+    np.testing.assert_array_equal(new_state.time, [3, num_steps])
+
+
+def test_rollout_pendulum_continuous_actions():
+    env = envs.pendulum()
+    state, _ = envs.reset_batch(env, jax.random.key(1), 3)
+
+    def policy(params, key, obs):
+        return jax.random.uniform(key, (1,), minval=-params, maxval=params), ()
+
+    _, traj = envs.rollout(jax.random.key(2), env, policy, 2.0, state, 4)
+    assert traj.action.shape == (4, 3, 1) and traj.next_obs.shape == (4, 3, 3)
+    assert np.all(np.abs(traj.action) <= 2.0)
+    assert len(np.unique(np.asarray(traj.action))) == 12  # per-env, per-step keys
+    np.testing.assert_array_equal(traj.obs[1:], traj.next_obs[:-1])  # no resets
+
+
+@pytest.mark.parametrize(
+    ("make", "action", "match"),
+    [
+        (envs.cartpole, jnp.float32(1.0), "action must have an integer dtype"),
+        (envs.cartpole, jnp.array([1, 0]), r"action must have rank 0"),
+        (envs.acrobot, jnp.array([2]), r"action must have rank 0"),
+        (envs.pendulum, jnp.float32(1.0), r"action must have rank 1"),
+        (envs.pendulum, jnp.array([1, 2], jnp.float32), r"action must have shape"),
+        (envs.pendulum, jnp.array([1], jnp.int32), "floating-point"),
+    ],
+)
+def test_bad_action_raises(make, action, match):
+    env = make()
+    state, _ = env.reset(jax.random.key(0))
+    with pytest.raises(ValueError, match=match):
+        jax.jit(env.step)(jax.random.key(0), state, action)
+
+
+def test_importable_lazily_from_top_level():
+    import rlblocks as rlb
+
+    assert rlb.envs.cartpole is envs.cartpole
