@@ -11,7 +11,7 @@ import pytest
 from rlblocks import envs
 
 NUM_CASES = 300
-TOL = {"rtol": 1e-5, "atol": 1e-5}
+PI = math.pi
 
 
 def _gym(env_id):
@@ -43,109 +43,110 @@ def _close(actual, desired):
     np.testing.assert_allclose(actual, desired, rtol=1e-6, atol=1e-7)
 
 
-def _random_times(rng, max_steps):
-    # a third of the cases sit one step before the time limit (truncation)
-    times = rng.integers(0, max_steps, NUM_CASES)
-    times[::3] = max_steps - 1
-    return times.astype(np.int32)
-
-
-def _compare(env, gym_env, states, actions, gym_actions, physics, terminal_in=None):
-    new, obs, reward, terminated, truncated = _jax_steps(env, states, actions)
-    new_physics = np.stack(new[:-1], axis=1)
-    seen = {"terminated": 0, "truncated": 0}
-    for i in range(NUM_CASES):
-        already = bool(terminal_in[i]) if terminal_in is not None else False
-        g_obs, g_r, g_term, g_trunc, g_state = _gym_step(
-            gym_env, physics[i], states.time[i], gym_actions[i], already
-        )
-        np.testing.assert_allclose(new_physics[i], g_state, **TOL, err_msg=f"case {i}")
-        np.testing.assert_allclose(obs[i], g_obs, **TOL, err_msg=f"case {i}")
-        np.testing.assert_allclose(reward[i], g_r, **TOL, err_msg=f"case {i}")
-        assert (terminated[i], truncated[i]) == (g_term, g_trunc), f"case {i}"
-        assert new.time[i] == states.time[i] + 1
-        seen["terminated"] += g_term
-        seen["truncated"] += g_trunc
-    # the random cases did exercise both endings
-    assert seen["terminated"] >= 10 or env.spec.name == "Pendulum-v1"
-    assert seen["truncated"] >= NUM_CASES // 3
-
-
-def test_cartpole_matches_gymnasium_step_by_step():
-    rng = np.random.default_rng(1)
+def _cartpole_cases(rng, dtype):
     # bounds slightly beyond the termination thresholds (2.4, 12°) so that some
     # steps start or end out of bounds
-    high = np.array([2.6, 3.0, 0.25, 3.0], np.float32)
-    physics = rng.uniform(-high, high, (NUM_CASES, 4)).astype(np.float32)
-    times = _random_times(rng, 500)
+    high = np.array([2.6, 3.0, 0.25, 3.0])
+    physics = rng.uniform(-high, high, (NUM_CASES, 4)).astype(dtype)
     actions = rng.integers(0, 2, NUM_CASES).astype(np.int32)
-    states = envs.CartPoleState(*physics.T, times)
-    terminal_in = (np.abs(physics[:, 0]) > 2.4) | (
-        np.abs(physics[:, 2]) > 12 * 2 * math.pi / 360
-    )
-    assert 10 < terminal_in.sum() < NUM_CASES - 10
-    _compare(
-        envs.cartpole(),
-        _gym("CartPole-v1"),
-        states,
-        actions,
-        [int(a) for a in actions],
-        physics,
-        terminal_in,
-    )
+    already = (np.abs(physics[:, 0]) > 2.4) | (np.abs(physics[:, 2]) > 12 * PI / 180)
+    assert 10 < already.sum() < NUM_CASES - 10
+    return physics, actions, [int(a) for a in actions], already
 
 
-def test_acrobot_matches_gymnasium_step_by_step():
-    rng = np.random.default_rng(2)
-    high = np.array([math.pi, math.pi, 4 * math.pi, 9 * math.pi], np.float32)
-    physics = rng.uniform(-high, high, (NUM_CASES, 4)).astype(np.float32)
-    times = _random_times(rng, 500)
+def _acrobot_cases(rng, dtype):
+    # float64: the whole state space up to the velocity bounds 4π, 9π. float32:
+    # speeds up to 2π and 4π (random play stays within ~1.7π and ~3.3π): at the
+    # extreme speeds one RK4 step cancels terms of size ~10³ and float32 rounding
+    # reaches ~1e-3 (documented in docs/architecture.md).
+    fast = dtype == np.float64
+    high = np.array([PI, PI, (4 if fast else 2) * PI, (9 if fast else 4) * PI])
+    physics = rng.uniform(-high, high, (NUM_CASES, 4)).astype(dtype)
     actions = rng.integers(0, 3, NUM_CASES).astype(np.int32)
-    states = envs.AcrobotState(*physics.T, times)
-    _compare(
-        envs.acrobot(),
-        _gym("Acrobot-v1"),
-        states,
-        actions,
-        [int(a) for a in actions],
-        physics,
-    )
+    return physics, actions, [int(a) for a in actions], None
 
 
-def test_acrobot_cases_exercise_wrapping_and_velocity_bounds():
-    # The random cases of the comparison above cross ±π and hit the velocity bounds.
-    rng = np.random.default_rng(2)
-    high = np.array([math.pi, math.pi, 4 * math.pi, 9 * math.pi], np.float32)
-    physics = rng.uniform(-high, high, (NUM_CASES, 4)).astype(np.float32)
-    states = envs.AcrobotState(*physics.T, np.zeros(NUM_CASES, np.int32))
-    actions = rng.integers(0, 3, NUM_CASES).astype(np.int32)
-    new = _jax_steps(envs.acrobot(), states, actions)[0]
-    unwrapped_jump = np.abs(new.theta1 - physics[:, 0]) > math.pi
-    assert unwrapped_jump.sum() >= 5
-    assert np.sum(np.abs(new.dtheta1) == np.float32(4 * math.pi)) >= 1
-    assert np.sum(np.abs(new.dtheta2) == np.float32(9 * math.pi)) >= 1
-
-
-def test_pendulum_matches_gymnasium_step_by_step():
-    rng = np.random.default_rng(3)
+def _pendulum_cases(rng, dtype):
     # unnormalized angles, speeds up to the clip, torques beyond ±2 (clipped)
     physics = np.stack(
         [rng.uniform(-20, 20, NUM_CASES), rng.uniform(-8, 8, NUM_CASES)], axis=1
-    ).astype(np.float32)
-    times = _random_times(rng, 200)
-    actions = rng.uniform(-3, 3, (NUM_CASES, 1)).astype(np.float32)
-    states = envs.PendulumState(*physics.T, times)
-    _compare(
-        envs.pendulum(),
-        _gym("Pendulum-v1"),
-        states,
-        actions,
-        list(actions),
-        physics,
+    ).astype(dtype)
+    actions = rng.uniform(-3, 3, (NUM_CASES, 1)).astype(dtype)
+    assert np.sum(np.abs(actions) > 2) > 50
+    return physics, actions, list(actions), None
+
+
+CASES = {
+    "CartPole-v1": (envs.cartpole, envs.CartPoleState, _cartpole_cases),
+    "Acrobot-v1": (envs.acrobot, envs.AcrobotState, _acrobot_cases),
+    "Pendulum-v1": (envs.pendulum, envs.PendulumState, _pendulum_cases),
+}
+
+
+def _run_cases(env_id, dtype):
+    make, state_cls, cases = CASES[env_id]
+    rng = np.random.default_rng(len(env_id))
+    physics, actions, gym_actions, already = cases(rng, dtype)
+    env = make()
+    max_steps = env.spec.max_episode_steps
+    times = rng.integers(0, max_steps, NUM_CASES).astype(np.int32)
+    times[::3] = max_steps - 1  # a third of the cases reach the time limit
+    with jax.enable_x64(dtype == np.float64):
+        states = state_cls(*physics.T, times)
+        out = _jax_steps(env, states, actions)
+    gym_env = _gym(env_id)
+    gym_out = [
+        _gym_step(
+            gym_env,
+            physics[i],
+            times[i],
+            gym_actions[i],
+            already is not None and already[i],
+        )
+        for i in range(NUM_CASES)
+    ]
+    return physics, times, out, gym_out
+
+
+@pytest.mark.parametrize("env_id", list(CASES))
+@pytest.mark.parametrize(
+    ("dtype", "tol"), [(np.float32, 1e-5), (np.float64, 1e-9)], ids=["f32", "x64"]
+)
+def test_matches_gymnasium_step_by_step(env_id, dtype, tol):
+    # Same state and elapsed steps in; same next state, observation, reward,
+    # terminated and truncated out, for random states, actions and times.
+    _, times, out, gym_out = _run_cases(env_id, dtype)
+    new, obs, reward, terminated, truncated = out
+    assert obs.dtype == dtype
+    new_physics = np.stack(new[:-1], axis=1)
+    np.testing.assert_array_equal(new.time, times + 1)
+    g_obs, g_reward, g_term, g_trunc, g_state = map(
+        np.array, zip(*gym_out, strict=True)
     )
-    assert np.sum(np.abs(actions) > 2) > 50  # torque clipping exercised
-    new = _jax_steps(envs.pendulum(), states, actions)[0]
-    assert np.sum(np.abs(new.theta_dot) == 8.0) >= 5  # speed clipping exercised
+    np.testing.assert_allclose(new_physics, g_state, rtol=tol, atol=tol)
+    # gymnasium's observations are float32 whatever the state's precision
+    np.testing.assert_allclose(obs, g_obs, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(reward, g_reward, rtol=tol, atol=tol)
+    np.testing.assert_array_equal(terminated, g_term)
+    np.testing.assert_array_equal(truncated, g_trunc)
+    # the random cases exercise both endings and, for CartPole, both rewards
+    assert g_trunc.sum() >= NUM_CASES // 3
+    if env_id != "Pendulum-v1":
+        assert 10 <= g_term.sum() <= NUM_CASES - 10
+    if env_id == "CartPole-v1":
+        assert 5 <= np.sum(g_reward == 0.0) < g_term.sum()
+
+
+def test_step_by_step_cases_cover_wrapping_and_clipping():
+    # Acrobot angles cross ±π and speeds hit 4π and 9π; Pendulum speeds hit ±8.
+    physics, _, out, _ = _run_cases("Acrobot-v1", np.float64)
+    new = out[0]
+    assert np.sum(np.abs(new.theta1 - physics[:, 0]) > PI) >= 5
+    assert np.sum(np.abs(new.theta2 - physics[:, 1]) > PI) >= 5
+    assert np.sum(np.abs(new.dtheta1) == 4 * PI) >= 1
+    assert np.sum(np.abs(new.dtheta2) == 9 * PI) >= 1
+    new = _run_cases("Pendulum-v1", np.float32)[2][0]
+    assert np.sum(np.abs(new.theta_dot) == 8.0) >= 5
 
 
 def test_pendulum_hand_computed_step(variant):
@@ -159,6 +160,8 @@ def test_pendulum_hand_computed_step(variant):
     np.testing.assert_allclose(new.theta_dot, 1.9, rtol=1e-6)
     np.testing.assert_allclose(new.theta, math.pi / 2 + 0.095, rtol=1e-6)
     np.testing.assert_allclose(reward, -((math.pi / 2) ** 2 + 0.101), rtol=1e-6)
+    theta = math.pi / 2 + 0.095
+    np.testing.assert_allclose(obs, [math.cos(theta), math.sin(theta), 1.9], atol=1e-6)
     assert not term and not trunc and int(new.time) == 1
 
 
@@ -174,6 +177,7 @@ def test_cartpole_hand_computed_step(variant):
     )
     np.testing.assert_allclose(obs, [0.0, 0.195122, 0.0, -0.292683], atol=1e-6)
     assert float(reward) == 1.0 and not term and trunc  # step 500 truncates
+    assert int(new.time) == 500
 
 
 @pytest.mark.parametrize(
@@ -261,25 +265,22 @@ def test_step_autoreset_resets_finished_envs_only():
 
 
 def test_step_autoreset_never_pauses_other_envs():
-    # 64 envs for 600 steps: every env advances its clock every step, whatever the
-    # others do (a paused env would fall behind the step count).
+    # 64 envs for 300 steps of random play: every env advances its clock every
+    # step, whatever the others do (a paused env would fall behind the step count).
     env = envs.cartpole()
     state, _ = envs.reset_batch(env, jax.random.key(0), 64)
-    step = jax.jit(jax.vmap(lambda k, s, a: envs.step_autoreset(env, k, s, a)))
-    key = jax.random.key(1)
-    ends, lengths = 0, np.zeros(64, np.int64)
-    for _ in range(600):
-        key, k1, k2 = jax.random.split(key, 3)
+    step = jax.vmap(lambda k, s, a: envs.step_autoreset(env, k, s, a))
+
+    def one_step(state, key):
+        k1, k2 = jax.random.split(key)
         actions = jax.random.bernoulli(k1, 0.5, (64,)).astype(jnp.int32)
-        before = np.asarray(state.time)
         out = step(jax.random.split(k2, 64), state, actions)
-        done = np.asarray(out.terminated | out.truncated)
-        after = np.asarray(out.state.time)
-        np.testing.assert_array_equal(after, np.where(done, 0, before + 1))
-        ends += done.sum()
-        lengths += 1
-        state = out.state
-    assert ends > 64  # random play ends episodes within ~10-50 steps
+        return out.state, (state.time, out.state.time, out.terminated | out.truncated)
+
+    keys = jax.random.split(jax.random.key(1), 300)
+    before, after, done = jax.jit(lambda s: jax.lax.scan(one_step, s, keys))(state)[1]
+    np.testing.assert_array_equal(after, np.where(done, 0, before + 1))
+    assert done.sum() > 64 * 5  # random play ends episodes within ~10-50 steps
 
 
 def test_rollout_time_major_matches_plain_steps():
