@@ -1,9 +1,11 @@
 """Raw environment steps per second: pure-JAX CartPole vs gymnasium, same run.
 
 Ours: `rlblocks.envs.cartpole()` under `jax.jit`, `jax.vmap` over N environments and
-`jax.lax.scan` over T steps: (a) plain `step` with a cheap state-feedback action,
-(b) `step_autoreset` (per-env key splits and reset draws every step) with the same
-actions, (c) the same with uniformly random actions.
+`jax.lax.scan` over T steps: (a) plain `step` with a cheap state-feedback action;
+with autoreset, (b) `jax.vmap(step_autoreset)` (per-env key splits and reset draws
+every step) and (c) `step_autoreset_batch` (reset draws only in steps where an
+episode ends), each with the state-feedback action (long episodes, clocks spread so
+that some env hits the time limit every step) and with uniformly random actions.
 Peers: gymnasium's numpy CartPole-v1 (one env, reset on episode end), its
 `SyncVectorEnv` and its numpy-vectorised `CartPoleVectorEnv`. Repeats of all
 configurations are interleaved (the machine is shared and noisy); each line is the
@@ -40,9 +42,14 @@ def jax_plain(num_envs: int, num_steps: int):
     return lambda: jax.block_until_ready(run(state)), num_envs * num_steps
 
 
-def jax_autoreset(num_envs: int, num_steps: int, random_actions: bool):
+def jax_autoreset(num_envs: int, num_steps: int, mode: str, random_actions: bool):
     env = envs.cartpole()
-    step = jax.vmap(lambda k, s, a: envs.step_autoreset(env, k, s, a))
+    vmapped = jax.vmap(lambda k, s, a: envs.step_autoreset(env, k, s, a))
+
+    def step(key, state, action):
+        if mode == "batch":
+            return envs.step_autoreset_batch(env, key, state, action)
+        return vmapped(jax.random.split(key, num_envs), state, action)
 
     @jax.jit
     def run(state, key):
@@ -52,13 +59,16 @@ def jax_autoreset(num_envs: int, num_steps: int, random_actions: bool):
                 action = jax.random.bernoulli(action_key, 0.5, (num_envs,))
             else:
                 action = state.theta + 0.5 * state.theta_dot > 0
-            out = step(jax.random.split(env_key, num_envs), state, action.astype(int))
+            out = step(env_key, state, action.astype(int))
             return out.state, out.reward.sum()
 
         state, rewards = jax.lax.scan(body, state, jax.random.split(key, num_steps))
         return state, rewards.sum()
 
     state = envs.reset_batch(env, jax.random.key(1), num_envs)[0]
+    # spread the clocks so that time-limit resets happen every step, not all at once
+    limit = env.spec.max_episode_steps
+    state = state._replace(time=jnp.arange(num_envs, dtype=jnp.int32) % limit)
     return lambda: jax.block_until_ready(run(state, jax.random.key(2))), (
         num_envs * num_steps
     )
@@ -102,11 +112,17 @@ def main():
     peer = f"gymnasium CartPoleVectorEnv {n} (numpy)"
     configs = {
         f"rlblocks cartpole step vmap{n} x scan{t}": jax_plain(n, t),
-        f"rlblocks cartpole step_autoreset vmap{n} x scan{t}": jax_autoreset(
-            n, t, False
+        f"rlblocks cartpole vmap(step_autoreset) {n} x scan{t}": jax_autoreset(
+            n, t, "vmap", False
         ),
-        f"rlblocks cartpole step_autoreset random actions vmap{n} x scan{t}": (
-            jax_autoreset(n, t, True)
+        f"rlblocks cartpole step_autoreset_batch {n} x scan{t}": jax_autoreset(
+            n, t, "batch", False
+        ),
+        f"rlblocks cartpole vmap(step_autoreset) {n} random actions x scan{t}": (
+            jax_autoreset(n, t, "vmap", True)
+        ),
+        f"rlblocks cartpole step_autoreset_batch {n} random actions x scan{t}": (
+            jax_autoreset(n, t, "batch", True)
         ),
         "gymnasium CartPole-v1 single env": gym_single(4_000 if args.quick else 20_000),
         "gymnasium SyncVectorEnv 16": gym_vector(

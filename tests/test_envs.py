@@ -235,7 +235,22 @@ def test_specs_match_gymnasium():
         g.close()
 
 
-def test_step_autoreset_resets_finished_envs_only():
+def _vmapped_autoreset(env):
+    return jax.vmap(lambda k, s, a: envs.step_autoreset(env, k, s, a))
+
+
+def _batch_autoreset(env):
+    # one key for the batch: take the first of the per-env keys
+    return lambda keys, s, a: envs.step_autoreset_batch(env, keys[0], s, a)
+
+
+AUTORESETS = pytest.mark.parametrize(
+    "autoreset", [_vmapped_autoreset, _batch_autoreset], ids=["vmap", "batch"]
+)
+
+
+@AUTORESETS
+def test_step_autoreset_resets_finished_envs_only(autoreset):
     env = envs.cartpole()
     f32 = np.float32
     # env 0 truncates (time 499), env 1 terminates (θ beyond 12° after the step),
@@ -250,9 +265,7 @@ def test_step_autoreset_resets_finished_envs_only():
     actions = jnp.array([1, 1, 0], jnp.int32)
     keys = jax.random.split(jax.random.key(5), 3)
     plain = jax.vmap(env.step)(keys, state, actions)
-    out = jax.jit(jax.vmap(lambda k, s, a: envs.step_autoreset(env, k, s, a)))(
-        keys, state, actions
-    )
+    out = jax.jit(autoreset(env))(keys, state, actions)
     np.testing.assert_array_equal(out.terminated, [False, True, False])
     np.testing.assert_array_equal(out.truncated, [True, False, False])
     np.testing.assert_array_equal(out.reward, plain[2])
@@ -264,12 +277,13 @@ def test_step_autoreset_resets_finished_envs_only():
     np.testing.assert_array_equal(out.obs, jax.vmap(env.observe)(out.state))
 
 
-def test_step_autoreset_never_pauses_other_envs():
+@AUTORESETS
+def test_step_autoreset_never_pauses_other_envs(autoreset):
     # 64 envs for 300 steps of random play: every env advances its clock every
     # step, whatever the others do (a paused env would fall behind the step count).
     env = envs.cartpole()
     state, _ = envs.reset_batch(env, jax.random.key(0), 64)
-    step = jax.vmap(lambda k, s, a: envs.step_autoreset(env, k, s, a))
+    step = autoreset(env)
 
     def one_step(state, key):
         k1, k2 = jax.random.split(key)
@@ -281,6 +295,26 @@ def test_step_autoreset_never_pauses_other_envs():
     before, after, done = jax.jit(lambda s: jax.lax.scan(one_step, s, keys))(state)[1]
     np.testing.assert_array_equal(after, np.where(done, 0, before + 1))
     assert done.sum() > 64 * 5  # random play ends episodes within ~10-50 steps
+
+
+def test_step_autoreset_batch_without_endings_is_a_plain_step():
+    # No episode ends: the reset branch is skipped and the result is env.step's.
+    env = envs.acrobot()
+    state, _ = envs.reset_batch(env, jax.random.key(3), 8)
+    actions = jnp.arange(8, dtype=jnp.int32) % 3
+    keys = jax.random.split(jax.random.key(4), 8)
+    plain = jax.vmap(env.step)(keys, state, actions)
+    out = jax.jit(envs.step_autoreset_batch, static_argnums=0)(
+        env, jax.random.key(4), state, actions
+    )
+    assert not np.any(out.terminated | out.truncated)
+    for got, want in [
+        (out.state, plain[0]),
+        (out.obs, plain[1]),
+        (out.reward, plain[2]),
+    ]:
+        jax.tree.map(_close, got, want)
+    _close(out.next_obs, out.obs)
 
 
 def test_rollout_time_major_matches_plain_steps():

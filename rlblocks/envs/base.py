@@ -112,6 +112,50 @@ def step_autoreset(
     return AutoResetStep(new_state, obs, reward, terminated, truncated, next_obs)
 
 
+def step_autoreset_batch(
+    env: Env, key: types.PRNGKey, state: Any, action: types.ArrayLike
+) -> AutoResetStep:
+    """Step N environments with autoreset, drawing resets only when one is needed.
+
+    sⁱₜ₊₁ ← reset() if episode i ended else step(sⁱₜ, aⁱₜ), for i < N.
+
+    Same result as `jax.vmap` of `step_autoreset` (with other random draws), but the
+    N reset states are drawn under a `lax.cond` on "any episode ended", so steps in
+    which no episode ends skip the reset randomness. Environments never pause.
+
+    Args:
+      env: the environment.
+      key: one PRNG key for the whole batch.
+      state: environment states with a leading axis [N].
+      action: [N, *A] actions.
+
+    Returns:
+      An `AutoResetStep` whose leaves have a leading axis [N].
+    """
+    num_envs = jax.tree.leaves(state)[0].shape[0]
+    step_key, reset_key = jax.random.split(key)
+    step_keys = jax.random.split(step_key, num_envs)
+    next_state, next_obs, reward, terminated, truncated = jax.vmap(env.step)(
+        step_keys, state, action
+    )
+    done = jnp.logical_or(terminated, truncated)
+
+    def reset_done():
+        fresh = reset_batch(env, reset_key, num_envs)
+        keep = (next_state, next_obs)
+        pick = lambda r, n: jnp.where(_expand(done, n.ndim), r, n)  # noqa: E731
+        return jax.tree.map(pick, fresh, keep)
+
+    new_state, obs = jax.lax.cond(
+        jnp.any(done), reset_done, lambda: (next_state, next_obs)
+    )
+    return AutoResetStep(new_state, obs, reward, terminated, truncated, next_obs)
+
+
+def _expand(done: jax.Array, ndim: int) -> jax.Array:
+    return done.reshape(done.shape + (1,) * (ndim - done.ndim))
+
+
 def reset_batch(env: Env, key: types.PRNGKey, num_envs: int) -> tuple[Any, jax.Array]:
     """Reset `num_envs` independent environments.
 

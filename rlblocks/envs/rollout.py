@@ -49,7 +49,7 @@ def rollout(
 ) -> tuple[Any, Trajectory]:
     """Run N environments for T steps with autoreset, in one `lax.scan`.
 
-    aₜ, extrasₜ = policy_fn(params, key, oₜ); sₜ₊₁ = step_autoreset(sₜ, aₜ).
+    aₜ, extrasₜ = policy_fn(params, key, oₜ); sₜ₊₁ = step_autoreset_batch(sₜ, aₜ).
 
     Args:
       key: PRNG key for the policy and the environments.
@@ -67,7 +67,6 @@ def rollout(
       `Trajectory` with leading axes [T, N].
     """
     act = jax.vmap(policy_fn, in_axes=(None, 0, 0))
-    step = jax.vmap(lambda k, s, a: base.step_autoreset(env, k, s, a))
     observe = jax.vmap(env.observe)
     num_envs = jax.tree.leaves(env_state)[0].shape[0]
 
@@ -75,7 +74,7 @@ def rollout(
         state, obs = carry
         policy_key, env_key = jax.random.split(step_key)
         action, extras = act(params, jax.random.split(policy_key, num_envs), obs)
-        out = step(jax.random.split(env_key, num_envs), state, action)
+        out = base.step_autoreset_batch(env, env_key, state, action)
         transition = Trajectory(
             obs,
             action,
