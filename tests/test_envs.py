@@ -389,3 +389,25 @@ def test_importable_lazily_from_top_level():
     import rlblocks as rlb
 
     assert rlb.envs.cartpole is envs.cartpole
+
+
+def test_rollout_vmaps_over_seeds():
+    # Many seeds in one call: vmap of rollout equals rollouts one seed at a time.
+    env = envs.acrobot()
+
+    def policy(params, key, obs):
+        return jax.random.randint(key, (), 0, params), obs[0]
+
+    def run(key):
+        reset_key, roll_key = jax.random.split(key)
+        state, _ = envs.reset_batch(env, reset_key, 3)
+        return envs.rollout(roll_key, env, policy, 3, state, 5)[1]
+
+    keys = jax.random.split(jax.random.key(9), 2)
+    both = jax.jit(jax.vmap(run))(keys)
+    assert both.obs.shape == (2, 5, 3, 6)
+    for i in range(2):
+        one = jax.jit(run)(keys[i])
+        jax.tree.map(_close, jax.tree.map(lambda x, i=i: x[i], both), one)
+    _close(both.policy_extras, both.obs[..., 0])
+    assert not np.allclose(both.obs[0], both.obs[1])
