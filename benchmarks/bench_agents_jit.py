@@ -13,6 +13,7 @@ The peer figure is PureJaxRL's PPO on gymnax CartPole measured on this machine
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import jax
@@ -35,11 +36,15 @@ def configurations(quick: bool) -> list[tuple[str, int, ppo.PPOConfig]]:
         num_minibatches=2,
         total_steps=budget * 5,
     )
+    fast = dataclasses.replace(
+        wide, num_envs=1024, num_steps=16, update_epochs=1, num_minibatches=1
+    )
     return [
         ("ppo cartpole 4x128 (PureJaxRL settings)", 1, base),
         ("ppo cartpole 4x128 (PureJaxRL settings)", 16, base),
         ("ppo cartpole 256x32, 2 epochs x 2 minibatches", 1, wide),
         ("ppo cartpole 256x32, 2 epochs x 2 minibatches", 4, wide),
+        ("ppo cartpole 1024x16, 1 epoch x 1 minibatch", 1, fast),
     ]
 
 
