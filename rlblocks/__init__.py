@@ -191,7 +191,7 @@ transformed_n_step_returns = _nlb.transformed_n_step_returns
 transformed_q_lambda = _nlb.transformed_q_lambda
 transformed_retrace = _nlb.transformed_retrace
 
-_SUBPACKAGES = ("agents", "distributed", "replay", "train")
+_SUBPACKAGES = ("agents", "distributed", "envs", "replay", "train")
 
 
 def __getattr__(name):

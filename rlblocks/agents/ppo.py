@@ -1,0 +1,263 @@
+"""PPO trained entirely inside one jitted call, on the pure-JAX environments.
+
+Each iteration collects T steps from N environments (`rlblocks.envs.rollout`),
+computes GAE advantages (`truncated_generalized_advantage_estimation`, bootstrapping
+from the final observation on truncation), and runs E epochs of M minibatches of
+the clipped-surrogate loss + value loss − entropy bonus; iterations are a
+`lax.scan`, so `train(key)` is one compiled program and `jax.vmap(train)` trains
+many seeds at once. Discrete actions (softmax policy) or continuous ones (Gaussian
+policy with a learned, state-independent log standard deviation).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import optax
+
+from rlblocks import envs
+from rlblocks._src import losses, multistep, policy_gradients, types
+
+
+@dataclasses.dataclass(frozen=True)
+class PPOConfig:
+    """PPO hyperparameters (defaults: CleanRL / PureJaxRL's CartPole settings)."""
+
+    num_envs: int = 8
+    """N, environments stepped in parallel."""
+    num_steps: int = 128
+    """T, rollout length per iteration (an iteration uses N * T env steps)."""
+    total_steps: int = 200_000
+    """Env-step budget; iterations = total_steps // (N * T)."""
+    update_epochs: int = 4
+    """E, passes over each rollout."""
+    num_minibatches: int = 4
+    """M, minibatches per epoch (N * T must be divisible by M)."""
+    gamma: float = 0.99
+    """Discount γ."""
+    gae_lambda: float = 0.95
+    """GAE λ."""
+    clip_eps: float = 0.2
+    """Clipping range ε of the probability ratio."""
+    entropy_cost: float = 0.01
+    """Weight of the entropy bonus."""
+    value_cost: float = 0.5
+    """Weight of the value loss ½(v − target)²."""
+    learning_rate: float = 2.5e-4
+    """Adam step size (annealed linearly to 0 if `anneal_lr`)."""
+    anneal_lr: bool = True
+    """Decay the step size linearly to 0 over training."""
+    max_grad_norm: float = 0.5
+    """Global gradient-norm clip."""
+    hidden_sizes: tuple[int, ...] = (64, 64)
+    """Hidden layers of the (separate) actor and critic MLPs, tanh activations."""
+    normalize_advantages: bool = True
+    """Standardize advantages per minibatch."""
+
+    @property
+    def num_iterations(self) -> int:
+        """Training iterations (rollout + update) in the budget."""
+        return self.total_steps // (self.num_envs * self.num_steps)
+
+
+class ActorCritic(nn.Module):
+    """Separate tanh MLPs for the policy (logits or Gaussian mean) and the value."""
+
+    num_outputs: int
+    hidden_sizes: tuple[int, ...]
+    continuous: bool
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+        """obs [..., O] -> (logits or mean [..., A], log_std [A], value [...])."""
+        ortho = nn.initializers.orthogonal
+        x, v = obs, obs
+        for size in self.hidden_sizes:
+            x = nn.tanh(nn.Dense(size, kernel_init=ortho(math.sqrt(2)))(x))
+            v = nn.tanh(nn.Dense(size, kernel_init=ortho(math.sqrt(2)))(v))
+        out = nn.Dense(self.num_outputs, kernel_init=ortho(0.01))(x)
+        value = nn.Dense(1, kernel_init=ortho(1.0))(v)[..., 0]
+        log_std = self.param("log_std", nn.initializers.zeros, (self.num_outputs,))
+        return out, log_std, value
+
+
+class PPOState(NamedTuple):
+    """Training state: parameters, optimizer, environments, running returns."""
+
+    params: Any
+    opt_state: Any
+    env_state: Any  # leaves [N, ...]
+    episode_return: jax.Array  # [N] return of the episode in progress
+    key: jax.Array
+
+
+class PPOMetrics(NamedTuple):
+    """Per-iteration metrics (leading axis [iterations] after `train`)."""
+
+    episode_return: jax.Array  # [] mean return of episodes ended this iteration
+    episodes: jax.Array  # [] number of episodes ended this iteration
+    loss: jax.Array  # [] mean total loss over the updates
+    entropy: jax.Array  # [] mean policy entropy (nats)
+
+
+class PPO(NamedTuple):
+    """Pure functions of a PPO agent for one environment and config."""
+
+    init: Callable[[types.PRNGKey], PPOState]
+    iteration: Callable[[PPOState], tuple[PPOState, PPOMetrics]]
+    train: Callable[[types.PRNGKey], tuple[PPOState, PPOMetrics]]
+    act: Callable[..., jax.Array]
+
+
+def _log_prob_entropy(continuous, out, log_std, action):
+    """log π(a|s) and H(π(·|s)) for a softmax or diagonal-Gaussian policy."""
+    if continuous:
+        z = (action - out) / jnp.exp(log_std)
+        logp = jnp.sum(-0.5 * z**2 - log_std - 0.5 * math.log(2 * math.pi), -1)
+        ent = jnp.sum(log_std + 0.5 * math.log(2 * math.pi * math.e))
+        return logp, jnp.broadcast_to(ent, logp.shape)
+    logp_all = jax.nn.log_softmax(out)
+    logp = jnp.take_along_axis(logp_all, action[..., None], -1)[..., 0]
+    return logp, -jnp.sum(jnp.exp(logp_all) * logp_all, -1)
+
+
+def _advantages(config, traj, values, last_value, next_values):
+    """GAE per environment; truncation bootstraps from the final observation."""
+    discount = config.gamma * (1.0 - traj.terminated)
+    # δₜ = rₜ + γₜ v(next_obsₜ) − v(obsₜ): fold the gap to v(obsₜ₊₁) into the reward
+    all_values = jnp.concatenate([values, last_value[None]], 0)
+    reward = traj.reward + discount * (next_values - all_values[1:])
+    lam = config.gae_lambda * (1.0 - traj.truncated)  # cut the trace at a reset
+    gae = jax.vmap(
+        multistep.truncated_generalized_advantage_estimation, in_axes=(1, 1, 1, 1)
+    )(reward, discount, lam, all_values)
+    return gae.T  # [T, N]
+
+
+def ppo(config: PPOConfig, env: envs.Env) -> PPO:
+    """Build a fully-jitted PPO agent for `env`.
+
+    L = −min(ρA, clip(ρ, 1−ε, 1+ε)A) + c_v ½(v − G)² − c_H H(π),  ρ = π/π_old
+
+    Args:
+      config: hyperparameters.
+      env: a pure-JAX environment (`rlblocks.envs`), discrete or continuous.
+
+    Returns:
+      `PPO(init, iteration, train, act)`: `train(key) -> (state, metrics)` runs the
+      whole budget in one `lax.scan` (jit it; vmap it over keys for many seeds);
+      `act(params, key, obs)` samples an action for one observation.
+
+    References:
+      Schulman et al., "Proximal Policy Optimization Algorithms", 2017.
+    """
+    spec = env.spec
+    continuous = spec.num_actions is None
+    num_outputs = spec.action_shape[0] if continuous else spec.num_actions
+    net = ActorCritic(num_outputs, config.hidden_sizes, continuous)
+    n, t, m = config.num_envs, config.num_steps, config.num_minibatches
+    if (n * t) % m:
+        raise ValueError(
+            f"num_envs * num_steps ({n * t}) must be divisible by num_minibatches ({m})"
+        )
+    num_updates = config.num_iterations * config.update_epochs * m
+    lr = config.learning_rate
+    if config.anneal_lr:
+        lr = optax.linear_schedule(lr, 0.0, max(num_updates, 1))
+    optimizer = optax.chain(
+        optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5)
+    )
+
+    def policy_fn(params, key, obs):
+        out, log_std, value = net.apply(params, obs)
+        if continuous:
+            action = out + jnp.exp(log_std) * jax.random.normal(key, out.shape)
+        else:
+            action = jax.random.categorical(key, out)
+        logp, _ = _log_prob_entropy(continuous, out, log_std, action)
+        return action, (logp, value)
+
+    def act(params, key, obs):
+        return policy_fn(params, key, obs)[0]
+
+    def init(key):
+        net_key, env_key, key = jax.random.split(key, 3)
+        params = net.init(net_key, jnp.zeros(spec.observation_shape))
+        env_state, _ = envs.reset_batch(env, env_key, n)
+        return PPOState(params, optimizer.init(params), env_state, jnp.zeros(n), key)
+
+    def loss_fn(params, batch):
+        obs, action, old_logp, adv, target = batch
+        out, log_std, value = net.apply(params, obs)
+        logp, entropy = _log_prob_entropy(continuous, out, log_std, action)
+        if config.normalize_advantages:
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        pg = policy_gradients.clipped_surrogate_pg_loss(
+            jnp.exp(logp - old_logp), adv, config.clip_eps
+        )
+        v_loss = jnp.mean(losses.l2_loss(value, target))
+        ent = jnp.mean(entropy)
+        loss = pg + config.value_cost * v_loss - config.entropy_cost * ent
+        return loss, ent
+
+    def update_minibatch(carry, batch):
+        params, opt_state = carry
+        (loss, ent), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), (loss, ent)
+
+    def update_epoch(carry, key):
+        params, opt_state, data = carry
+        perm = jax.random.permutation(key, n * t)
+        shuffle = lambda x: x[perm].reshape(m, -1, *x.shape[1:])  # noqa: E731
+        (params, opt_state), stats = jax.lax.scan(
+            update_minibatch, (params, opt_state), jax.tree.map(shuffle, data)
+        )
+        return (params, opt_state, data), stats
+
+    def iteration(state):
+        roll_key, epoch_key, key = jax.random.split(state.key, 3)
+        env_state, traj = envs.rollout(
+            roll_key, env, policy_fn, state.params, state.env_state, t
+        )
+        logp, values = traj.policy_extras
+        value_fn = lambda o: net.apply(state.params, o)[2]  # noqa: E731
+        last_value = value_fn(jax.vmap(env.observe)(env_state))
+        adv = _advantages(config, traj, values, last_value, value_fn(traj.next_obs))
+        flat = lambda x: x.reshape(n * t, *x.shape[2:])  # noqa: E731
+        data = jax.tree.map(flat, (traj.obs, traj.action, logp, adv, adv + values))
+        (params, opt_state, _), (loss, ent) = jax.lax.scan(
+            update_epoch,
+            (state.params, state.opt_state, data),
+            jax.random.split(epoch_key, config.update_epochs),
+        )
+        ret, ended_sum, ended = _episode_returns(state.episode_return, traj)
+        metrics = PPOMetrics(
+            ended_sum / jnp.maximum(ended, 1), ended, loss.mean(), ent.mean()
+        )
+        return PPOState(params, opt_state, env_state, ret, key), metrics
+
+    def train(key):
+        scan_body = lambda s, _: iteration(s)  # noqa: E731
+        return jax.lax.scan(scan_body, init(key), None, length=config.num_iterations)
+
+    return PPO(init, iteration, train, act)
+
+
+def _episode_returns(running, traj):
+    """Carry per-env returns through the rollout; sum and count ended episodes."""
+
+    def step(ret, x):
+        reward, done = x
+        ret = ret + reward
+        return jnp.where(done, 0.0, ret), (jnp.where(done, ret, 0.0), done)
+
+    done = traj.terminated | traj.truncated
+    running, (ended_returns, ended) = jax.lax.scan(step, running, (traj.reward, done))
+    return running, ended_returns.sum(), ended.sum()
