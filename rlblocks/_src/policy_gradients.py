@@ -22,7 +22,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rlblocks._src import checks, losses, transforms
+from rlblocks._src import checks, losses, multistep, transforms
 from rlblocks._src.types import Array, ArrayLike
 
 
@@ -333,18 +333,6 @@ class SequenceAdvantageActorCriticExtra(NamedTuple):
         return self.discounted_returns
 
 
-def _lambda_returns(rewards, pcontinues, next_values, lambda_):
-    """Gₜ = rₜ + pₜ ((1 − λₜ) Vₜ₊₁ + λₜ Gₜ₊₁), G_T = V_T, scanned backwards."""
-
-    def step(g_next, xs):
-        r, p, v_next, lam = xs
-        g = r + p * ((1.0 - lam) * v_next + lam * g_next)
-        return g, g
-
-    xs = (rewards, pcontinues, next_values, lambda_)
-    return jax.lax.scan(step, next_values[-1], xs, reverse=True)[1]
-
-
 def sequence_advantage_actor_critic_loss(
     policy_logits: ArrayLike,
     baseline_values: ArrayLike,
@@ -400,8 +388,9 @@ def sequence_advantage_actor_critic_loss(
     lam = _broadcast_lambda(lambda_, dims["T"], dims["B"])
     values = jnp.asarray(baseline_values)
     next_values = jnp.concatenate([values[1:], jnp.asarray(bootstrap_value)[None]])
-    returns = jax.lax.stop_gradient(
-        _lambda_returns(jnp.asarray(rewards), jnp.asarray(pcontinues), next_values, lam)
+    # λ-returns of each sequence (time axis 0), stop-gradiented.
+    returns = jax.vmap(multistep.lambda_returns, in_axes=1, out_axes=1)(
+        rewards, pcontinues, next_values, lam
     )
     td = returns - values
     adv = jax.lax.stop_gradient(td)
