@@ -1,0 +1,1 @@
+"""Agents composed from rlblocks primitives, replay buffers and flax networks."""
