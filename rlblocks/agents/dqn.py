@@ -42,7 +42,7 @@ class DQNConfig:
     network evaluates it (van Hasselt et al., 2016)."""
     dueling: bool = False
     """Dueling head v(s) + a(s, ·) − mean a(s, ·) (Wang et al., 2016)."""
-    n_step: int = 1
+    n_step: int = 3
     """Number of rewards summed before bootstrapping (truncated at episode ends)."""
     prioritized: bool = False
     """Prioritized replay with priorities |δ| (Schaul et al., 2016)."""
@@ -50,11 +50,11 @@ class DQNConfig:
     """Priority exponent α of prioritized replay."""
     priority_beta: float = 0.4
     """Importance-sampling exponent β of prioritized replay."""
-    huber_delta: float | None = 1.0
+    huber_delta: float | None = None
     """Huber loss threshold; None for the squared loss ½δ²."""
-    target_update_period: int = 250
+    target_update_period: int = 500
     """Updates between hard copies of the online into the target network (tau=1)."""
-    target_tau: float = 1.0
+    target_tau: float = 0.01
     """Polyak step size applied every update when < 1 (then the period is unused)."""
     epsilon_start: float = 1.0
     """Exploration rate before and at the start of the decay."""
@@ -62,7 +62,7 @@ class DQNConfig:
     """Exploration rate after the decay."""
     epsilon_decay_steps: int = 20_000
     """Environment steps (all envs together) of the linear epsilon decay."""
-    learning_rate: float = 5e-4
+    learning_rate: float = 1e-3
     """Adam step size."""
     adam_eps: float = 1e-8
     """Adam epsilon."""
@@ -74,7 +74,7 @@ class DQNConfig:
     """Transitions kept in replay."""
     learning_starts: int = 2_000
     """Environment steps collected before the first update (and the epsilon decay)."""
-    train_frequency: int = 4
+    train_frequency: int = 2
     """Environment steps (all envs together) per gradient step."""
     hidden_sizes: tuple[int, ...] = (128, 128)
     """Widths of the MLP torso."""
@@ -208,7 +208,7 @@ def dqn(
         return jax.vmap(explore.sample, in_axes=(0, 0, None))(keys, q, eps)
 
     def observe(state, transition):
-        items, window = _to_items(config, state.window, transition)
+        items, window = to_replay_items(config, state.window, transition)
         # An n-step window emits its oldest step once it holds n steps.
         ready = state.env_steps >= (config.n_step - 1) * num_envs
         new_replay = jax.lax.cond(
@@ -283,10 +283,24 @@ def dqn(
     return DQN(init, act, observe, update, step, q_values, epsilon)
 
 
-def _to_items(config, window, transition):
+def to_replay_items(
+    config: DQNConfig, window: Any, transition: Transition
+) -> tuple[Stored, Any]:
     """Turn a vector-env step into replay items [E]: one-step, or n-step via window.
 
     Rₜ = Σ_{k<L} γᵏ r_{t+k}, discount γᴸ(1 − term_{t+L−1}), L ≤ n stops at an end.
+
+    Termination zeroes the bootstrap; truncation (a time limit) keeps it, bootstrapping
+    from `obs_t`, the last observation before the reset.
+
+    Args:
+      config: uses `gamma` and `n_step`.
+      window: the last `n_step` Transitions stacked [n, E, ...], or None for n = 1.
+      transition: this step's `Transition` [E, ...].
+
+    Returns:
+      `(items, window)`: `Stored` items [E, ...] starting at the window's oldest step
+      (the new step itself when n = 1), and the updated window.
     """
     gamma = config.gamma
     if window is None:

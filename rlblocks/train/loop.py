@@ -18,6 +18,7 @@ from collections import deque
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from rlblocks.agents import dqn as dqn_lib
@@ -148,7 +149,7 @@ def train(
     found = checkpoint.latest(_rank_dir(ckpt_dir, world)) if resume else None
     if found is not None:
         start, saved = found
-        state = jax.tree.map(np.asarray, saved["state"])
+        state = jax.tree.map(jnp.asarray, saved["state"])
         env, loop = saved["env"], saved["loop"]
     else:
         start = 0
