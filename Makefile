@@ -12,7 +12,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e ".[dev,mpi]"
+	$(BIN)/python -m pip install -q -e ".[dev,mpi,docs]"
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -29,6 +29,14 @@ format: $(STAMP)
 demo: $(STAMP)
 	@echo "make demo arrives with the DQN agent (issue: DQN family and training runtime)."
 	@exit 1
+
+# `make bench` runs the whole suite; `make bench QUICK=1` finishes in minutes.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(if $(QUICK),--quick,)
+
+docs: $(STAMP)
+	$(BIN)/python docs/gen_api.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

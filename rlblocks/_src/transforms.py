@@ -12,7 +12,9 @@ from rlblocks._src import checks
 from rlblocks._src.types import Array, ArrayLike
 
 
-def one_hot(indices: ArrayLike, num_classes: int, dtype=jnp.float32) -> Array:
+def one_hot(
+    indices: ArrayLike, num_classes: int, dtype: jax.typing.DTypeLike = jnp.float32
+) -> Array:
     """One-hot encode integer indices along a new trailing axis.
 
     y[..., k] = 1 if indices[...] = k else 0

@@ -1,0 +1,1 @@
+"""rlblocks benchmark suite: `python -m benchmarks [--quick]` runs every bench_*.py."""
