@@ -19,8 +19,12 @@ def _transition(r, term, trunc, obs_tm1=None, obs_t=None, a=None):
     obs_t = obs_tm1 + 100 if obs_t is None else obs_t
     a = np.zeros(e, np.int32) if a is None else a
     return dqn_lib.Transition(
-        jnp.asarray(obs_tm1), jnp.asarray(a), jnp.asarray(r, jnp.float32),
-        jnp.asarray(term), jnp.asarray(trunc), jnp.asarray(obs_t),
+        jnp.asarray(obs_tm1),
+        jnp.asarray(a),
+        jnp.asarray(r, jnp.float32),
+        jnp.asarray(term),
+        jnp.asarray(trunc),
+        jnp.asarray(obs_t),
     )
 
 
@@ -80,7 +84,7 @@ def test_true_next_obs_takes_final_obs_of_ended_episodes():
 
 def test_vector_env_same_step_reset_is_not_a_transition():
     env = envs.make_vector_env("CartPole-v1", 2)
-    obs, _ = env.reset(seed=0)
+    _obs, _ = env.reset(seed=0)
     for _ in range(200):
         nxt, _, term, trunc, info = env.step(np.zeros(2, np.int64))
         if (term | trunc).any():
@@ -95,8 +99,12 @@ def test_vector_env_same_step_reset_is_not_a_transition():
 
 def _agent(**kw):
     config = dqn_lib.DQNConfig(
-        batch_size=4, replay_capacity=64, learning_starts=8, train_frequency=2,
-        hidden_sizes=(8,), **kw,
+        batch_size=4,
+        replay_capacity=64,
+        learning_starts=8,
+        train_frequency=2,
+        hidden_sizes=(8,),
+        **kw,
     )
     return config, dqn_lib.dqn(config, 3, np.zeros(2, np.float32), num_envs=2)
 
@@ -122,8 +130,12 @@ def test_step_updates_when_due_and_copies_target_periodically(kw):
     for k in range(10):
         nxt = np.full((2, 2), k + 1.0, np.float32)
         tr = dqn_lib.Transition(
-            obs, np.array([0, 1], np.int32), np.ones(2, np.float32),
-            np.array([False, k == 5]), np.zeros(2, bool), nxt,
+            obs,
+            np.array([0, 1], np.int32),
+            np.ones(2, np.float32),
+            np.array([False, k == 5]),
+            np.zeros(2, bool),
+            nxt,
         )
         state, actions, metrics = step(state, tr, nxt)
         obs = nxt
@@ -132,10 +144,14 @@ def test_step_updates_when_due_and_copies_target_periodically(kw):
     assert int(state.env_steps) == 20
     assert int(state.updates) == 7
     assert np.isfinite(float(metrics["loss"]))
-    changed = jax.tree.map(lambda a, b: not np.allclose(a, b), state.params, init_params)
+    changed = jax.tree.map(
+        lambda a, b: not np.allclose(a, b), state.params, init_params
+    )
     assert all(jax.tree.leaves(changed))
     # Target copied at update 6 (period 3), online moved once more since.
-    diff = jax.tree.map(lambda a, b: np.abs(a - b).max(), state.params, state.target_params)
+    diff = jax.tree.map(
+        lambda a, b: np.abs(a - b).max(), state.params, state.target_params
+    )
     assert max(jax.tree.leaves(diff)) > 0
 
 
@@ -145,7 +161,9 @@ def test_dueling_head_centres_advantages():
     obs = jax.random.normal(jax.random.PRNGKey(1), (5, 2))
     q = net.apply(params, obs)
     h = networks.MLPTorso((4,)).apply({"params": params["params"]["MLPTorso_0"]}, obs)
-    value = h @ params["params"]["Dense_0"]["kernel"] + params["params"]["Dense_0"]["bias"]
+    value = (
+        h @ params["params"]["Dense_0"]["kernel"] + params["params"]["Dense_0"]["bias"]
+    )
     # q − mean_a q = a − mean_a a, and mean_a q = v (advantages are centred).
     np.testing.assert_allclose(q.mean(-1, keepdims=True), value, rtol=1e-5, atol=1e-6)
 

@@ -15,8 +15,13 @@ from rlblocks.train import checkpoint, cli
 
 # A tiny budget: 2 envs, updates from step 64, small nets, no periodic evals.
 TINY = [
-    "--num_envs=2", "--learning_starts=64", "--batch_size=8", "--hidden_sizes=16",
-    "--eval_episodes=2", "--log_every=100", "--eval_every=100000",
+    "--num_envs=2",
+    "--learning_starts=64",
+    "--batch_size=8",
+    "--hidden_sizes=16",
+    "--eval_episodes=2",
+    "--log_every=100",
+    "--eval_every=100000",
     "--replay_capacity=2000",
 ]
 BIN = os.path.dirname(sys.executable)
@@ -24,8 +29,18 @@ BIN = os.path.dirname(sys.executable)
 
 def _train_cmd(run_dir, steps, *extra):
     return [
-        "train", "dqn", "--env", "CartPole-v1", "--steps", str(steps), "--seed", "3",
-        "--run-dir", str(run_dir), *TINY, *extra,
+        "train",
+        "dqn",
+        "--env",
+        "CartPole-v1",
+        "--steps",
+        str(steps),
+        "--seed",
+        "3",
+        "--run-dir",
+        str(run_dir),
+        *TINY,
+        *extra,
     ]
 
 
@@ -60,9 +75,16 @@ def test_overrides_parse_types_and_reject_unknown_fields():
     from rlblocks.train import loop
 
     run, agent = cli.parse_overrides(
-        ["--n_step=5", "--double=false", "--hidden_sizes=32,16", "--huber_delta=none",
-         "--learning-rate=3e-4", "--env_id=Acrobot-v1"],
-        loop.RunConfig(), dqn_lib.DQNConfig(),
+        [
+            "--n_step=5",
+            "--double=false",
+            "--hidden_sizes=32,16",
+            "--huber_delta=none",
+            "--learning-rate=3e-4",
+            "--env_id=Acrobot-v1",
+        ],
+        loop.RunConfig(),
+        dqn_lib.DQNConfig(),
     )
     assert (agent.n_step, agent.double, agent.hidden_sizes) == (5, False, (32, 16))
     assert agent.huber_delta is None and agent.learning_rate == 3e-4
@@ -98,7 +120,12 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     steps = 1600
     extra = ["--checkpoint_every=200"]
     killed = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "rlblocks.train.cli", *_train_cmd(killed, steps, *extra)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rlblocks.train.cli",
+        *_train_cmd(killed, steps, *extra),
+    ]
     log = open(tmp_path / "stderr.txt", "wb")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
     ckpts = killed / "checkpoints"
@@ -146,8 +173,14 @@ def test_sigterm_writes_a_checkpoint_and_exits(tmp_path):
 def test_mpirun_two_ranks_smoke(tmp_path):
     run = tmp_path / "mpi"
     cmd = [
-        os.path.join(BIN, "mpirun"), "--allow-run-as-root", "--oversubscribe", "-n", "2",
-        sys.executable, "-m", "rlblocks.train.cli",
+        os.path.join(BIN, "mpirun"),
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "-n",
+        "2",
+        sys.executable,
+        "-m",
+        "rlblocks.train.cli",
         *_train_cmd(run, 300, "--consistency_every=100"),
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=240)

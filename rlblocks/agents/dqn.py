@@ -27,8 +27,8 @@ import jax.numpy as jnp
 import optax
 
 import rlblocks as rlb
-from rlblocks.agents import networks
 from rlblocks import replay as replay_lib
+from rlblocks.agents import networks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +63,12 @@ class DQNConfig:
     epsilon_decay_steps: int = 20_000
     """Environment steps (all envs together) of the linear epsilon decay."""
     learning_rate: float = 1e-3
-    """Adam step size."""
+    """Adam step size at the first update."""
+    learning_rate_end: float = 5e-5
+    """Adam step size reached linearly after `learning_rate_decay_updates`."""
+    learning_rate_decay_updates: int = 0
+    """Updates of the linear step-size decay; 0 keeps `learning_rate` constant; the
+    training runtime turns -1 into the number of updates of the whole run."""
     adam_eps: float = 1e-8
     """Adam epsilon."""
     max_grad_norm: float | None = 10.0
@@ -159,10 +164,19 @@ def dqn(
         num_actions, config.torso, config.hidden_sizes, config.dueling
     )
     example_obs = jnp.asarray(example_obs)
-    clip = [] if config.max_grad_norm is None else [optax.clip_by_global_norm(config.max_grad_norm)]
-    optimizer = optax.chain(
-        *clip, optax.adam(config.learning_rate, eps=config.adam_eps)
+    clip = (
+        []
+        if config.max_grad_norm is None
+        else [optax.clip_by_global_norm(config.max_grad_norm)]
     )
+    learning_rate = config.learning_rate
+    if config.learning_rate_decay_updates > 0:  # <= 0: constant
+        learning_rate = optax.linear_schedule(
+            config.learning_rate,
+            config.learning_rate_end,
+            config.learning_rate_decay_updates,
+        )
+    optimizer = optax.chain(*clip, optax.adam(learning_rate, eps=config.adam_eps))
     if config.prioritized:
         replay = replay_lib.prioritized_buffer(
             config.replay_capacity,
@@ -192,14 +206,21 @@ def dqn(
         window = None
         if config.n_step > 1:
             row = Transition(
-                *(jnp.zeros((num_envs, *jnp.shape(x)), jnp.asarray(x).dtype) for x in
-                  (example_obs, a, r, False, False, example_obs))
+                *(
+                    jnp.zeros((num_envs, *jnp.shape(x)), jnp.asarray(x).dtype)
+                    for x in (example_obs, a, r, False, False, example_obs)
+                )
             )
             window = jax.tree.map(lambda x: jnp.stack([x] * config.n_step), row)
         return DQNState(
-            params, jax.tree.map(jnp.copy, params), optimizer.init(params),
-            replay.init(item), window,
-            key, jnp.int32(0), jnp.int32(0),
+            params,
+            jax.tree.map(jnp.copy, params),
+            optimizer.init(params),
+            replay.init(item),
+            window,
+            key,
+            jnp.int32(0),
+            jnp.int32(0),
         )
 
     def act(params, key, obs, eps):
@@ -219,13 +240,15 @@ def dqn(
         )
 
     def loss_fn(params, target_params, batch, weights):
-        q_tm1 = q_values(params, batch.obs_tm1)
         q_t = q_values(target_params, batch.obs_t)
-        args = (q_tm1, batch.a_tm1, batch.r_t, batch.discount_t, q_t)
         kwargs = {"weights": weights, "huber_delta": config.huber_delta}
-        if config.double:
-            q_select = q_values(params, batch.obs_t)
+        if config.double:  # one pass of the online net over s and s'
+            both = jnp.concatenate([batch.obs_tm1, batch.obs_t])
+            q_tm1, q_select = jnp.split(q_values(params, both), 2)
+            args = (q_tm1, batch.a_tm1, batch.r_t, batch.discount_t, q_t)
             return rlb.double_q_learning_loss(*args, q_select, **kwargs)
+        q_tm1 = q_values(params, batch.obs_tm1)
+        args = (q_tm1, batch.a_tm1, batch.r_t, batch.discount_t, q_t)
         return rlb.q_learning_loss(*args, **kwargs)
 
     def update(state):
@@ -242,17 +265,25 @@ def dqn(
         new_replay = state.replay
         if config.prioritized:
             priorities = jnp.abs(extras.td_error)
-            new_replay = replay.update_priorities(new_replay, sample.indices, priorities)
+            new_replay = replay.update_priorities(
+                new_replay, sample.indices, priorities
+            )
         updates = state.updates + 1
         if config.target_tau < 1.0:
-            target = rlb.incremental_update(params, state.target_params, config.target_tau)
+            target = rlb.incremental_update(
+                params, state.target_params, config.target_tau
+            )
         else:
             target = rlb.periodic_update(
                 params, state.target_params, updates, config.target_update_period
             )
         new_state = state._replace(
-            params=params, target_params=target, opt_state=opt_state,
-            replay=new_replay, key=key, updates=updates,
+            params=params,
+            target_params=target,
+            opt_state=opt_state,
+            replay=new_replay,
+            key=key,
+            updates=updates,
         )
         return new_state, {"loss": loss, "q": extras.q_pred.mean()}
 
@@ -306,13 +337,17 @@ def to_replay_items(
     if window is None:
         discount = gamma * (1.0 - transition.terminated.astype(jnp.float32))
         items = Stored(
-            transition.obs_tm1, transition.a_tm1, transition.r_t.astype(jnp.float32),
-            discount, transition.obs_t,
+            transition.obs_tm1,
+            transition.a_tm1,
+            transition.r_t.astype(jnp.float32),
+            discount,
+            transition.obs_t,
         )
         return items, None
     window = jax.tree.map(
         lambda w, x: jnp.concatenate([w[1:], jnp.asarray(x, w.dtype)[None]]),
-        window, transition,
+        window,
+        transition,
     )
     n = config.n_step
     done = (window.terminated | window.truncated).astype(jnp.float32)  # [n, E]

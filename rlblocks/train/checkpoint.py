@@ -60,6 +60,15 @@ def latest(directory: str) -> tuple[int, Any] | None:
     return None
 
 
+def clear(directory: str) -> None:
+    """Delete the checkpoints (and stray temp files) of a previous run."""
+    if not os.path.isdir(directory):
+        return
+    for name in os.listdir(directory):
+        if _NAME.match(name) or ".pkl.tmp." in name:
+            os.remove(os.path.join(directory, name))
+
+
 def _steps(directory: str) -> list[int]:
     if not os.path.isdir(directory):
         return []

@@ -80,8 +80,10 @@ def _train(ns, extra):
             f"learning curve: {summary['plot']}"
         )
     elif summary.get("interrupted") and loop.World().root:
-        print(f"interrupted at {summary['env_steps']} steps; checkpoint saved in "
-              f"{summary['run_dir']}; continue with --resume")
+        print(
+            f"interrupted at {summary['env_steps']} steps; checkpoint saved in "
+            f"{summary['run_dir']}; continue with --resume"
+        )
     return 0
 
 
@@ -94,18 +96,27 @@ def _eval(ns):
     agent_config = dqn_lib.DQNConfig(**fields)
     env = envs.make_vector_env(run.env_id, 1)
     agent = dqn_lib.dqn(
-        agent_config, int(env.single_action_space.n),
-        env.single_observation_space.sample(), 1,
+        agent_config,
+        int(env.single_action_space.n),
+        env.single_observation_space.sample(),
+        1,
     )
     params = checkpoint.load(os.path.join(ns.run_dir, f"{ns.which}_params.pkl"))
     returns = envs.evaluate(
         run.env_id, loop.greedy_policy(agent, params), ns.episodes, seed=ns.seed
     )
-    print(json.dumps({
-        "run_dir": ns.run_dir, "which": ns.which, "episodes": ns.episodes,
-        "eval_mean": float(returns.mean()), "eval_std": float(returns.std()),
-        "returns": [float(r) for r in returns],
-    }))
+    print(
+        json.dumps(
+            {
+                "run_dir": ns.run_dir,
+                "which": ns.which,
+                "episodes": ns.episodes,
+                "eval_mean": float(returns.mean()),
+                "eval_std": float(returns.std()),
+                "returns": [float(r) for r in returns],
+            }
+        )
+    )
     return 0
 
 
@@ -117,8 +128,11 @@ def _plot(ns):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `rlblocks` command."""
-    parser = argparse.ArgumentParser(prog="rlblocks", description=__doc__,
-                                     formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="rlblocks",
+        description=__doc__,
+        formatter_class=argparse.RawTextHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train an agent (extra --field=value overrides)")
     p.add_argument("agent", choices=["dqn"])

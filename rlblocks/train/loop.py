@@ -14,7 +14,6 @@ import json
 import os
 import signal
 import time
-from collections import deque
 from typing import Any
 
 import jax
@@ -79,13 +78,28 @@ def default_run_dir(run: RunConfig) -> str:
     return run.run_dir or os.path.join("runs", f"dqn-{run.env_id}-s{run.seed}")
 
 
+def resolve(run: RunConfig, agent_config: dqn_lib.DQNConfig) -> dqn_lib.DQNConfig:
+    """Fill run-dependent agent settings: a step-size decay of -1 spans the run."""
+    if agent_config.learning_rate_decay_updates < 0:
+        updates = max(run.steps - agent_config.learning_starts, 0)
+        updates //= agent_config.train_frequency
+        agent_config = dataclasses.replace(
+            agent_config, learning_rate_decay_updates=max(updates, 1)
+        )
+    return agent_config
+
+
 def build(run: RunConfig, agent_config: dqn_lib.DQNConfig, world: World):
     """The vector env, the agent and its jitted fused step."""
+    agent_config = resolve(run, agent_config)
     env = envs.make_vector_env(run.env_id, run.num_envs)
     example = np.asarray(env.single_observation_space.sample())
     grad_transform = None if world.size == 1 else world.dist.average_gradients
     agent = dqn_lib.dqn(
-        agent_config, int(env.single_action_space.n), example, run.num_envs,
+        agent_config,
+        int(env.single_action_space.n),
+        example,
+        run.num_envs,
         grad_transform=grad_transform,
     )
     return env, agent, jax.jit(agent.step, donate_argnums=0)
@@ -123,8 +137,12 @@ def _fresh(run, agent, env, world):
     eps = agent.epsilon(0)
     actions = np.asarray(jax.jit(agent.act)(state.params, act_key, obs, eps))
     loop = {
-        "obs": obs, "actions": actions, "ep_return": np.zeros(run.num_envs),
-        "episodes": [], "elapsed": 0.0, "best_eval": -np.inf,
+        "obs": obs,
+        "actions": actions,
+        "ep_return": np.zeros(run.num_envs),
+        "episodes": [],
+        "elapsed": 0.0,
+        "best_eval": -np.inf,
     }
     return state._replace(key=key), loop
 
@@ -154,8 +172,11 @@ def train(
     else:
         start = 0
         state, loop = _fresh(run, agent, env, world)
+        checkpoint.clear(_rank_dir(ckpt_dir, world))
     if world.root:
-        _write_json(os.path.join(run_dir, "config.json"), run, agent_config)
+        _write_json(
+            os.path.join(run_dir, "config.json"), run, resolve(run, agent_config)
+        )
     rec = records.Recorder(run_dir, run.steps, start, resume) if world.root else None
     stop = _Stop()
     t0, steps = time.perf_counter() - loop["elapsed"], start
@@ -166,7 +187,11 @@ def train(
         while steps < run.steps and not stop.requested:
             next_obs, reward, terminated, truncated, info = env.step(actions)
             transition = dqn_lib.Transition(
-                obs, actions, reward.astype(np.float32), terminated, truncated,
+                obs,
+                actions,
+                reward.astype(np.float32),
+                terminated,
+                truncated,
                 envs.true_next_obs(next_obs, info),
             )
             state, actions, metrics = step_fn(state, transition, next_obs)
@@ -220,14 +245,21 @@ def _log_train(rec, loop, metrics, steps, t0, last_log, world):
 
 def _evaluate(rec, run, agent, state, loop, steps, t0, run_dir):
     returns = envs.evaluate(
-        run.env_id, greedy_policy(agent, state.params), run.eval_episodes,
+        run.env_id,
+        greedy_policy(agent, state.params),
+        run.eval_episodes,
         seed=10_000 + 1_000 * (run.seed + 1),
     )
     mean = float(returns.mean())
-    rec.log_eval({
-        "env_steps": steps, "wall_time": time.perf_counter() - t0, "eval_mean": mean,
-        "eval_std": float(returns.std()), "eval_min": float(returns.min()),
-    })
+    rec.log_eval(
+        {
+            "env_steps": steps,
+            "wall_time": time.perf_counter() - t0,
+            "eval_mean": mean,
+            "eval_std": float(returns.std()),
+            "eval_min": float(returns.min()),
+        }
+    )
     loop["last_eval"] = (steps, returns)
     if mean >= loop["best_eval"]:
         loop["best_eval"] = mean
@@ -252,14 +284,19 @@ def _finish(rec, run, agent, state, loop, steps, t0, run_dir, world):
             returns = _evaluate(rec, run, agent, state, loop, steps, t0, run_dir)
         rec.close()
         png = plot.plot([run_dir], os.path.join(run_dir, "learning_curve.png"))
-        summary.update({
-            "env_id": run.env_id, "seed": run.seed,
-            "final_eval_mean": float(returns.mean()),
-            "final_eval_std": float(returns.std()),
-            "best_eval_mean": float(loop["best_eval"]),
-            "wall_time_s": round(time.perf_counter() - t0, 2),
-            "updates": int(state.updates), "run_dir": run_dir, "plot": png,
-        })
+        summary.update(
+            {
+                "env_id": run.env_id,
+                "seed": run.seed,
+                "final_eval_mean": float(returns.mean()),
+                "final_eval_std": float(returns.std()),
+                "best_eval_mean": float(loop["best_eval"]),
+                "wall_time_s": round(time.perf_counter() - t0, 2),
+                "updates": int(state.updates),
+                "run_dir": run_dir,
+                "plot": png,
+            }
+        )
         with open(os.path.join(run_dir, "summary.json"), "w") as f:
             json.dump(summary, f, indent=2)
     return summary
@@ -268,7 +305,8 @@ def _finish(rec, run, agent, state, loop, steps, t0, run_dir, world):
 def _write_json(path, run, agent_config):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     payload = {
-        "run": dataclasses.asdict(run), "agent": dataclasses.asdict(agent_config)
+        "run": dataclasses.asdict(run),
+        "agent": dataclasses.asdict(agent_config),
     }
     with open(path, "w") as f:
         json.dump(payload, f, indent=2)

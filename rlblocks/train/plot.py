@@ -47,9 +47,7 @@ def plot(run_dirs: list[str], out: str, title: str = "") -> str:
         ax.plot(steps, mean, color=color, label=f"{label} (mean of {n})")
         if n > 1:
             ax.fill_between(steps, mean - std, mean + std, color=color, alpha=0.25)
-            ax.fill_between(
-                steps, values.min(0), values.max(0), color=color, alpha=0.1
-            )
+            ax.fill_between(steps, values.min(0), values.max(0), color=color, alpha=0.1)
     ax.set_xlabel("environment steps")
     ax.set_ylabel("episode return")
     ax.set_title(title or ", ".join(os.path.basename(d.rstrip("/")) for d in run_dirs))

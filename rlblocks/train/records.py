@@ -8,7 +8,15 @@ import sys
 
 from tqdm import tqdm
 
-TRAIN_FIELDS = ("env_steps", "wall_time", "recent_return", "loss", "q", "epsilon", "sps")
+TRAIN_FIELDS = (
+    "env_steps",
+    "wall_time",
+    "recent_return",
+    "loss",
+    "q",
+    "epsilon",
+    "sps",
+)
 EVAL_FIELDS = ("env_steps", "wall_time", "eval_mean", "eval_std", "eval_min")
 
 
@@ -20,7 +28,9 @@ class CSVLog:
         rows = []
         if resume_step is not None and os.path.exists(path):
             with open(path, newline="") as f:
-                rows = [r for r in csv.DictReader(f) if int(r["env_steps"]) <= resume_step]
+                rows = [
+                    r for r in csv.DictReader(f) if int(r["env_steps"]) <= resume_step
+                ]
         with open(path, "w", newline="") as f:
             writer = csv.DictWriter(f, fields)
             writer.writeheader()
@@ -52,8 +62,12 @@ class Recorder:
         self.eval = CSVLog(os.path.join(run_dir, "eval.csv"), EVAL_FIELDS, step)
         self.tb = _tensorboard(run_dir)
         self.bar = tqdm(
-            total=total, initial=start, unit="step", dynamic_ncols=True,
-            disable=None if sys.stderr.isatty() else True, file=sys.stderr,
+            total=total,
+            initial=start,
+            unit="step",
+            dynamic_ncols=True,
+            disable=None if sys.stderr.isatty() else True,
+            file=sys.stderr,
         )
 
     def log_train(self, row: dict) -> None:
