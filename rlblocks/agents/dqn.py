@@ -66,7 +66,7 @@ class DQNConfig:
     """Adam step size at the first update."""
     learning_rate_end: float = 5e-5
     """Adam step size reached linearly after `learning_rate_decay_updates`."""
-    learning_rate_decay_updates: int = 0
+    learning_rate_decay_updates: int = -1
     """Updates of the linear step-size decay; 0 keeps `learning_rate` constant; the
     training runtime turns -1 into the number of updates of the whole run."""
     adam_eps: float = 1e-8
