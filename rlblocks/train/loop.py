@@ -180,7 +180,10 @@ def train(
         _write_json(
             os.path.join(run_dir, "config.json"), run, resolve(run, agent_config)
         )
-    rec = records.Recorder(run_dir, run.steps, start, resume) if world.root else None
+    rec = None  # env steps in logs count all ranks together
+    if world.root:
+        scale = world.size
+        rec = records.Recorder(run_dir, run.steps * scale, start * scale, resume)
     stop = _Stop()
     t0, steps = time.perf_counter() - loop["elapsed"], start
     last_log = (time.perf_counter(), steps)
@@ -207,7 +210,7 @@ def train(
             if rec is not None and steps % run.log_every < run.num_envs:
                 last_log = _log_train(rec, loop, metrics, steps, t0, last_log, world)
             if rec is not None and steps % run.eval_every < run.num_envs:
-                _evaluate(rec, run, agent, state, loop, steps, t0, run_dir)
+                _evaluate(rec, run, agent, state, loop, steps * world.size, t0, run_dir)
             if run.checkpoint_every and steps % run.checkpoint_every < run.num_envs:
                 _checkpoint(ckpt_dir, world, steps, state, env, loop, t0)
     finally:
@@ -283,8 +286,9 @@ def _finish(rec, run, agent, state, loop, steps, t0, run_dir, world):
         params = jax.device_get(state.params)
         checkpoint.save(os.path.join(run_dir, "final_params.pkl"), params)
         last_step, returns = loop.get("last_eval", (None, None))
-        if last_step != steps:
-            returns = _evaluate(rec, run, agent, state, loop, steps, t0, run_dir)
+        if last_step != steps * world.size:
+            total = steps * world.size
+            returns = _evaluate(rec, run, agent, state, loop, total, t0, run_dir)
         rec.close()
         png = plot.plot([run_dir], os.path.join(run_dir, "learning_curve.png"))
         summary.update(
