@@ -1,16 +1,21 @@
-"""DQN training throughput: the fused runtime against a plain baseline loop.
+"""DQN training throughput: the fused runtime against plain baseline loops.
 
-Both loops run the same agent (network, batch, updates per env step, vector env of
-`num_envs` CartPole-v1) for the same number of env steps after compilation:
+All loops run the same agent (network, batch, updates per env step) on CartPole-v1 for
+the same number of env steps after compilation:
 
-- `fused`: the rlblocks runtime, ONE jitted call per vector-env step (store the
-  transitions, update when due, act), state donated, replay on device.
-- `baseline`: a plain loop in the usual style: a jitted act call per step, a numpy
-  ring buffer, and one jitted call per update fed a numpy batch.
+- `fused`: the rlblocks runtime, ONE jitted call per vector-env step of `NUM_ENVS`
+  envs (store the transitions, update when due, act), state donated, replay on device.
+- `baseline_1env`: a plain loop in the usual single-env style (CleanRL-like): a
+  jitted act call per env step, a numpy ring buffer, one jitted call per update fed
+  a numpy batch. (Its env is a 1-env `SyncVectorEnv`, for identical env code.)
+- `baseline_vec`: the same plain loop over the same `NUM_ENVS`-env vector env, to
+  isolate what fusing the calls gains.
 
-Repeats interleave the two. `--dp` adds data-parallel figures: `rlblocks train`
-throughput under `mpirun -n 2` against one rank, and the share of update time spent
-averaging gradients (run under mpirun by the script itself).
+Two update rates: the default agent's (one update per 2 env steps, where the
+update's own compute dominates) and one per 8 env steps (per-call overhead
+dominates). Repeats interleave the loops. `--dp` adds data-parallel figures:
+`rlblocks train` throughput under `mpirun -n 2` against one rank, and the share of
+update time spent averaging gradients (run under mpirun by the script itself).
 
     python benchmarks/bench_agents.py [--quick] [--dp]
 """
@@ -41,14 +46,22 @@ except ImportError:  # run as a script
     from benchmarks import common
 
 NUM_ENVS = 4
-CONFIG = dqn_lib.DQNConfig(learning_starts=1_000, n_step=1)
+# The default agent (one update per 2 env steps), and a CleanRL-like update rate (one
+# per 8 env steps) where per-call overhead rather than the update's compute dominates.
+CONFIGS = {
+    "default": dqn_lib.DQNConfig(learning_starts=1_000, n_step=1),
+    "update_every_8": dqn_lib.DQNConfig(
+        learning_starts=1_000, n_step=1, train_frequency=8
+    ),
+}
+CONFIG = CONFIGS["default"]
 
 
-def fused_loop(steps: int):
+def fused_loop(steps: int, config=CONFIG):
     """A callable running `steps` env steps of the rlblocks fused runtime."""
     env = envs.make_vector_env("CartPole-v1", NUM_ENVS)
     example = env.single_observation_space.sample()
-    agent = dqn_lib.dqn(CONFIG, 2, example, NUM_ENVS)
+    agent = dqn_lib.dqn(config, 2, example, NUM_ENVS)
     step_fn = jax.jit(agent.step, donate_argnums=0)
     box = {"state": agent.init(jax.random.PRNGKey(0))}
     obs, _ = env.reset(seed=0)
@@ -74,15 +87,15 @@ def fused_loop(steps: int):
     return run, lambda: int(box["state"].updates)
 
 
-def baseline_loop(steps: int):
+def baseline_loop(steps: int, config=CONFIG, num_envs: int = NUM_ENVS):
     """A callable running `steps` env steps of a plain numpy-buffer DQN loop."""
-    env = envs.make_vector_env("CartPole-v1", NUM_ENVS)
-    net = rlb.agents.networks.QNetwork(2, hidden_sizes=CONFIG.hidden_sizes)
+    env = envs.make_vector_env("CartPole-v1", num_envs)
+    net = rlb.agents.networks.QNetwork(2, hidden_sizes=config.hidden_sizes)
     params = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 4)))
     target = jax.tree.map(jnp.copy, params)
     opt = optax.chain(optax.clip_by_global_norm(10.0), optax.adam(1e-3))
     opt_state = opt.init(params)
-    cap = CONFIG.replay_capacity
+    cap = config.replay_capacity
     buf = {
         "o": np.zeros((cap, 4), np.float32),
         "a": np.zeros(cap, np.int32),
@@ -110,34 +123,34 @@ def baseline_loop(steps: int):
         grads = jax.grad(loss_fn)(params)
         deltas, opt_state = opt.update(grads, opt_state, params)
         params = optax.apply_updates(params, deltas)
-        target = optax.incremental_update(params, target, CONFIG.target_tau)
+        target = optax.incremental_update(params, target, config.target_tau)
         return params, target, opt_state
 
     rng = np.random.default_rng(0)
     box = {"p": params, "t": target, "s": opt_state, "pos": 0, "size": 0, "k": 0}
     obs, _ = env.reset(seed=0)
-    box["obs"], box["actions"] = obs, np.zeros(NUM_ENVS, np.int64)
+    box["obs"], box["actions"] = obs, np.zeros(num_envs, np.int64)
     key = jax.random.PRNGKey(1)
 
     def run():
         obs, actions = box["obs"], box["actions"]
-        for _ in range(steps // NUM_ENVS):
+        for _ in range(steps // num_envs):
             nxt, r, term, _trunc, info = env.step(actions)
-            idx = (box["pos"] + np.arange(NUM_ENVS)) % cap
+            idx = (box["pos"] + np.arange(num_envs)) % cap
             buf["o"][idx], buf["a"][idx], buf["r"][idx] = obs, actions, r
-            buf["d"][idx] = CONFIG.gamma * (1.0 - term)
+            buf["d"][idx] = config.gamma * (1.0 - term)
             buf["n"][idx] = envs.true_next_obs(nxt, info)
-            box["pos"] = (box["pos"] + NUM_ENVS) % cap
-            box["size"] = min(box["size"] + NUM_ENVS, cap)
-            box["k"] += NUM_ENVS
+            box["pos"] = (box["pos"] + num_envs) % cap
+            box["size"] = min(box["size"] + num_envs, cap)
+            box["k"] += num_envs
             eps = max(0.02, 1.0 - box["k"] / 20_000)
             actions = np.asarray(
                 act(box["p"], jax.random.fold_in(key, box["k"]), nxt, eps)
             )
             obs = nxt
-            if box["k"] >= CONFIG.learning_starts:
-                for _ in range(NUM_ENVS // CONFIG.train_frequency):
-                    j = rng.integers(0, box["size"], CONFIG.batch_size)
+            if box["k"] >= config.learning_starts:
+                for _ in range(_due(box["k"], config.train_frequency, num_envs)):
+                    j = rng.integers(0, box["size"], config.batch_size)
                     batch = [buf[f][j] for f in "oardn"]
                     box["p"], box["t"], box["s"] = update(
                         box["p"], box["t"], box["s"], *batch
@@ -148,29 +161,41 @@ def baseline_loop(steps: int):
     return run
 
 
-def throughput(quick: bool, repeats: int | None):
+def _due(k: int, every: int, num_envs: int) -> int:
+    """Updates due after env step k (same rule as the fused step)."""
+    return max(num_envs // every, 1) if k // every > (k - num_envs) // every else 0
+
+
+def throughput(quick: bool, repeats: int | None, name: str):
+    config = CONFIGS[name]
     steps = 2_000 if quick else 8_000
-    fused, fused_updates = fused_loop(steps)
-    baseline = baseline_loop(steps)
+    fused, fused_updates = fused_loop(steps, config)
+    loops = {
+        "fused": fused,
+        "baseline_vec": baseline_loop(steps, config, NUM_ENVS),
+        "baseline_1env": baseline_loop(steps, config, 1),
+    }
     repeats = repeats or (3 if quick else 7)
     # Warm-up passes fill replay past learning_starts, so every repeat updates.
-    timing = common.interleaved({"fused": fused, "baseline": baseline}, repeats)
+    timing = common.interleaved(loops, repeats)
+    sps = {k: round(steps / v["median_s"]) for k, v in timing.items()}
     record = {
         "bench": "agents/throughput",
+        "config": name,
         "env": "CartPole-v1",
         "num_envs": NUM_ENVS,
         "env_steps_per_repeat": steps,
-        "updates_per_env_step": 1 / CONFIG.train_frequency,
-        "batch_size": CONFIG.batch_size,
-        "hidden_sizes": list(CONFIG.hidden_sizes),
-        "fused_steps_per_s": round(steps / timing["fused"]["median_s"]),
-        "baseline_steps_per_s": round(steps / timing["baseline"]["median_s"]),
+        "updates_per_env_step": 1 / config.train_frequency,
+        "batch_size": config.batch_size,
+        "hidden_sizes": list(config.hidden_sizes),
+        "fused_steps_per_s": sps["fused"],
+        "baseline_vec_steps_per_s": sps["baseline_vec"],
+        "baseline_1env_steps_per_s": sps["baseline_1env"],
+        "speedup_vs_baseline_vec": round(sps["fused"] / sps["baseline_vec"], 2),
+        "speedup_vs_baseline_1env": round(sps["fused"] / sps["baseline_1env"], 2),
         "repeats": repeats,
         "fused_updates_done": fused_updates(),
     }
-    record["speedup"] = round(
-        record["fused_steps_per_s"] / record["baseline_steps_per_s"], 2
-    )
     common.emit(record)
 
 
@@ -291,7 +316,8 @@ def main():
     ns = parser.parse_args()
     if ns.allreduce_share:
         return allreduce_share()
-    throughput(ns.quick, ns.repeats)
+    for name in CONFIGS:
+        throughput(ns.quick, ns.repeats, name)
     if ns.dp:
         data_parallel(ns.quick)
     print(json.dumps({"bench": "agents/done"}), flush=True)

@@ -27,8 +27,10 @@ MPIRUN = [os.path.join(BIN, "mpirun"), "--allow-run-as-root", "--oversubscribe",
 # name -> (env, steps per process, ranks, overrides)
 SUITES = {
     "cartpole": [("default", "CartPole-v1", 100_000, 1, [])],
-    # Two ranks of 50k steps: 100k env steps in total.
-    "cartpole_mpi": [("default-mpi2", "CartPole-v1", 50_000, 2, [])],
+    # Two ranks of 100k steps each (the `make demo` command).
+    "cartpole_mpi": [("default-mpi2", "CartPole-v1", 100_000, 2, [])],
+    # Two ranks of 50k steps: 100k env steps in total, half the updates per rank.
+    "cartpole_mpi_50k": [("default-mpi2-50k", "CartPole-v1", 50_000, 2, [])],
     "acrobot": [("default", "Acrobot-v1", 100_000, 1, [])],
     "variants": [
         ("vanilla", "CartPole-v1", 100_000, 1, ["--double=false", "--n_step=1"]),
