@@ -22,9 +22,15 @@ update time spent averaging gradients (run under mpirun by the script itself).
 
 from __future__ import annotations
 
+import os
+
+# The same XLA threading as `rlblocks train` (single-threaded kernels), for every loop.
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
+
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
