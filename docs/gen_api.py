@@ -31,6 +31,8 @@ TOPICS = {
     "schedules": ("schedules", "Schedules"),
     "targets": ("targets", "Target networks"),
     "distributional": ("distributional", "Distributional"),
+    "quantile": ("distributional", "Distributional"),
+    "distributional_losses": ("distributional", "Distributional"),
     "transforms": ("transforms", "Transforms"),
     "value_transforms": ("transforms", "Transforms"),
     "nonlinear_bellman": ("nonlinear_bellman", "Non-linear Bellman"),

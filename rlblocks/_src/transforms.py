@@ -1,6 +1,7 @@
 """Small array transforms: one-hot encoding and batched indexing.
 
-Value rescaling transforms (signed hyperbolic/parabolic and friends) live here too.
+Value rescaling transforms (signed hyperbolic/parabolic, 2-hot, transform pairs)
+live in `value_transforms.py`.
 """
 
 from __future__ import annotations
