@@ -15,7 +15,8 @@ Two update rates: the default agent's (one update per 2 env steps, where the
 update's own compute dominates) and one per 8 env steps (per-call overhead
 dominates). Repeats interleave the loops. `--dp` adds data-parallel figures:
 `rlblocks train` throughput under `mpirun -n 2` against one rank, and the share of
-update time spent averaging gradients (run under mpirun by the script itself).
+update time spent averaging gradients (run under mpirun by the script itself);
+`--dp` runs only these.
 
     python benchmarks/bench_agents.py [--quick] [--dp]
 """
@@ -315,17 +316,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=None)
-    parser.add_argument("--dp", action="store_true", help="add data-parallel figures")
+    parser.add_argument("--dp", action="store_true", help="data-parallel figures only")
     parser.add_argument(
         "--allreduce-share", action="store_true", help=argparse.SUPPRESS
     )
     ns = parser.parse_args()
     if ns.allreduce_share:
         return allreduce_share()
-    for name in CONFIGS:
-        throughput(ns.quick, ns.repeats, name)
     if ns.dp:
         data_parallel(ns.quick)
+    else:
+        for name in CONFIGS:
+            throughput(ns.quick, ns.repeats, name)
     print(json.dumps({"bench": "agents/done"}), flush=True)
 
 

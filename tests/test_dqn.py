@@ -119,7 +119,8 @@ def test_act_with_zero_epsilon_is_greedy():
 
 
 @pytest.mark.parametrize(
-    "kw", [{}, {"double": False, "dueling": True}, {"n_step": 2, "prioritized": True}]
+    "kw",
+    [{}, {"double": False, "dueling": True, "n_step": 2, "prioritized": True}],
 )
 def test_step_updates_when_due_and_copies_target_periodically(kw):
     _, agent = _agent(target_update_period=3, target_tau=1.0, **kw)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -153,20 +154,26 @@ def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     assert [int(r.split(",")[0]) for r in rows] == list(range(100, steps + 1, 100))
 
 
-def test_sigterm_writes_a_checkpoint_and_exits(tmp_path):
+def test_sigterm_writes_a_checkpoint_and_exits(tmp_path, capsys):
     run = tmp_path / "term"
-    cmd = [sys.executable, "-m", "rlblocks.train.cli", *_train_cmd(run, 10**6)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (run / "train.csv").exists():
-        time.sleep(0.05)
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0
-    assert b"interrupted at" in out
+    log = run / "train.csv"
+
+    def send_sigterm_once_training():  # the loop has written a row: handler is set
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if log.exists() and len(log.read_text().splitlines()) > 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=send_sigterm_once_training)
+    thread.start()
+    assert cli.main(_train_cmd(run, 10**6)) == 0
+    thread.join()
+    assert "interrupted at" in capsys.readouterr().out
     step, saved = checkpoint.latest(str(run / "checkpoints"))
     assert 0 < step < 10**6 and int(saved["state"].env_steps) == step
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
 
 
 @pytest.mark.mpi
