@@ -26,6 +26,8 @@ TOPICS = {
     "losses": ("losses", "Losses and helpers"),
     "multistep": ("multistep", "Multistep returns"),
     "vtrace": ("multistep", "Multistep returns"),
+    "multistep_td": ("multistep", "Multistep returns"),
+    "sequence_losses": ("multistep", "Multistep returns"),
     "policy_gradients": ("policy_gradients", "Policy gradients"),
     "exploration": ("exploration", "Exploration"),
     "schedules": ("schedules", "Schedules"),

@@ -34,15 +34,103 @@ from rlblocks._src.value_losses import qv_learning_loss as qv_learning_loss
 from rlblocks._src.value_losses import sarsa_loss as sarsa_loss
 from rlblocks._src.value_losses import td_learning_loss as td_learning_loss
 
-# --- multistep returns (rlblocks/_src/multistep.py)
+# isort: split
+# --- multistep returns (rlblocks/_src/multistep.py, multistep_td.py, vtrace.py,
+#     sequence_losses.py)
+from rlblocks._src.multistep import discounted_returns as discounted_returns
+from rlblocks._src.multistep import (
+    general_off_policy_returns_from_action_values as general_off_policy_returns_from_action_values,  # noqa: E501
+)
+from rlblocks._src.multistep import (
+    general_off_policy_returns_from_q_and_v as general_off_policy_returns_from_q_and_v,
+)
+from rlblocks._src.multistep import (
+    importance_corrected_td_errors as importance_corrected_td_errors,
+)
+from rlblocks._src.multistep import lambda_returns as lambda_returns
+from rlblocks._src.multistep import (
+    n_step_bootstrapped_returns as n_step_bootstrapped_returns,
+)
+from rlblocks._src.multistep import (
+    truncated_generalized_advantage_estimation as truncated_generalized_advantage_estimation,  # noqa: E501
+)
+from rlblocks._src.multistep_td import q_lambda as q_lambda
+from rlblocks._src.multistep_td import retrace as retrace
+from rlblocks._src.multistep_td import retrace_continuous as retrace_continuous
+from rlblocks._src.multistep_td import sarsa_lambda as sarsa_lambda
+from rlblocks._src.multistep_td import td_lambda as td_lambda
+from rlblocks._src.sequence_losses import SequenceExtra as SequenceExtra
+from rlblocks._src.sequence_losses import VTraceExtra as VTraceExtra
+from rlblocks._src.sequence_losses import q_lambda_loss as q_lambda_loss
+from rlblocks._src.sequence_losses import retrace_loss as retrace_loss
+from rlblocks._src.sequence_losses import sarsa_lambda_loss as sarsa_lambda_loss
+from rlblocks._src.sequence_losses import td_lambda_loss as td_lambda_loss
+from rlblocks._src.sequence_losses import vtrace_loss as vtrace_loss
+from rlblocks._src.vtrace import VTraceOutput as VTraceOutput
+from rlblocks._src.vtrace import leaky_vtrace as leaky_vtrace
+from rlblocks._src.vtrace import (
+    leaky_vtrace_td_error_and_advantage as leaky_vtrace_td_error_and_advantage,
+)
+from rlblocks._src.vtrace import vtrace as vtrace
+from rlblocks._src.vtrace import (
+    vtrace_td_error_and_advantage as vtrace_td_error_and_advantage,
+)
 
 # --- policy gradients (rlblocks/_src/policy_gradients.py)
+# isort: split
+from rlblocks._src.policy_gradients import (
+    DiscretePolicyEntropyExtra as DiscretePolicyEntropyExtra,
+)
+from rlblocks._src.policy_gradients import (
+    SequenceAdvantageActorCriticExtra as SequenceAdvantageActorCriticExtra,
+)
+from rlblocks._src.policy_gradients import (
+    clipped_surrogate_pg_loss as clipped_surrogate_pg_loss,
+)
+from rlblocks._src.policy_gradients import (
+    discrete_policy_entropy_loss as discrete_policy_entropy_loss,
+)
+from rlblocks._src.policy_gradients import dpg_loss as dpg_loss
+from rlblocks._src.policy_gradients import entropy_loss as entropy_loss
+from rlblocks._src.policy_gradients import policy_gradient_loss as policy_gradient_loss
+from rlblocks._src.policy_gradients import qpg_loss as qpg_loss
+from rlblocks._src.policy_gradients import rm_loss as rm_loss
+from rlblocks._src.policy_gradients import rpg_loss as rpg_loss
+from rlblocks._src.policy_gradients import (
+    sequence_advantage_actor_critic_loss as sequence_advantage_actor_critic_loss,
+)
 
 # --- exploration (rlblocks/_src/exploration.py)
+# isort: split
+from rlblocks._src.exploration import DiscreteDistribution as DiscreteDistribution
+from rlblocks._src.exploration import add_dirichlet_noise as add_dirichlet_noise
+from rlblocks._src.exploration import add_gaussian_noise as add_gaussian_noise
+from rlblocks._src.exploration import (
+    add_ornstein_uhlenbeck_noise as add_ornstein_uhlenbeck_noise,
+)
+from rlblocks._src.exploration import epsilon_greedy as epsilon_greedy
+from rlblocks._src.exploration import greedy as greedy
+from rlblocks._src.exploration import softmax as softmax
 
 # --- schedules (rlblocks/_src/schedules.py)
+# isort: split
+from rlblocks._src.schedules import constant_schedule as constant_schedule
+from rlblocks._src.schedules import exponential_decay as exponential_decay
+from rlblocks._src.schedules import linear_schedule as linear_schedule
+from rlblocks._src.schedules import (
+    linearly_decaying_epsilon as linearly_decaying_epsilon,
+)
+from rlblocks._src.schedules import (
+    piecewise_constant_schedule as piecewise_constant_schedule,
+)
+from rlblocks._src.schedules import (
+    piecewise_linear_schedule as piecewise_linear_schedule,
+)
 
 # --- target networks (rlblocks/_src/targets.py)
+# isort: split
+from rlblocks._src.targets import incremental_update as incremental_update
+from rlblocks._src.targets import periodic_update as periodic_update
 
 # --- distributional (rlblocks/_src/distributional.py, quantile.py,
 #     distributional_losses.py; modules for both sections imported here)
@@ -115,10 +203,11 @@ def __getattr__(name):
 
 __version__ = "0.1.0"
 
-# Plain sorted() order (tests/test_api.py), not ruff's constants-first order.
 __all__ = [  # noqa: RUF022
     "CategoricalExtra",
     "CategoricalQExtra",
+    "DiscreteDistribution",
+    "DiscretePolicyEntropyExtra",
     "DoubleQExtra",
     "HYPERBOLIC_SIN_PAIR",
     "IDENTITY_PAIR",
@@ -127,8 +216,15 @@ __all__ = [  # noqa: RUF022
     "QuantileQExtra",
     "SIGNED_HYPERBOLIC_PAIR",
     "SIGNED_LOGP1_PAIR",
+    "SequenceAdvantageActorCriticExtra",
+    "SequenceExtra",
     "TDExtra",
     "TxPair",
+    "VTraceExtra",
+    "VTraceOutput",
+    "add_dirichlet_noise",
+    "add_gaussian_noise",
+    "add_ornstein_uhlenbeck_noise",
     "batched_index",
     "categorical_cross_entropy",
     "categorical_double_q_learning",
@@ -139,24 +235,50 @@ __all__ = [  # noqa: RUF022
     "categorical_td_learning",
     "categorical_td_learning_loss",
     "clip_gradient",
+    "clipped_surrogate_pg_loss",
     "compose_tx",
+    "constant_schedule",
+    "discounted_returns",
+    "discrete_policy_entropy_loss",
     "double_q_learning",
     "double_q_learning_loss",
+    "dpg_loss",
+    "entropy_loss",
+    "epsilon_greedy",
     "expected_sarsa",
     "expected_sarsa_loss",
+    "exponential_decay",
+    "general_off_policy_returns_from_action_values",
+    "general_off_policy_returns_from_q_and_v",
+    "greedy",
     "huber_loss",
     "hyperbolic_arcsin",
     "hyperbolic_sin",
     "identity",
     "identity_pair",
+    "importance_corrected_td_errors",
+    "incremental_update",
     "l2_loss",
+    "lambda_returns",
+    "leaky_vtrace",
+    "leaky_vtrace_td_error_and_advantage",
+    "linear_schedule",
+    "linearly_decaying_epsilon",
     "muzero_pair",
+    "n_step_bootstrapped_returns",
     "one_hot",
+    "periodic_update",
     "persistent_q_learning",
     "persistent_q_learning_loss",
+    "piecewise_constant_schedule",
+    "piecewise_linear_schedule",
+    "policy_gradient_loss",
     "power",
+    "q_lambda",
+    "q_lambda_loss",
     "q_learning",
     "q_learning_loss",
+    "qpg_loss",
     "quantile_expected_sarsa",
     "quantile_expected_sarsa_loss",
     "quantile_q_learning",
@@ -165,14 +287,25 @@ __all__ = [  # noqa: RUF022
     "qv_learning",
     "qv_learning_loss",
     "qv_max",
+    "retrace",
+    "retrace_continuous",
+    "retrace_loss",
+    "rm_loss",
+    "rpg_loss",
     "sarsa",
+    "sarsa_lambda",
+    "sarsa_lambda_loss",
     "sarsa_loss",
+    "sequence_advantage_actor_critic_loss",
     "signed_expm1",
     "signed_hyperbolic",
     "signed_hyperbolic_pair",
     "signed_logp1",
     "signed_logp1_pair",
     "signed_parabolic",
+    "softmax",
+    "td_lambda",
+    "td_lambda_loss",
     "td_learning",
     "td_learning_loss",
     "transform_from_2hot",
@@ -183,6 +316,10 @@ __all__ = [  # noqa: RUF022
     "transformed_n_step_returns",
     "transformed_q_lambda",
     "transformed_retrace",
+    "truncated_generalized_advantage_estimation",
     "twohot_pair",
     "unbiased_transform_pair",
+    "vtrace",
+    "vtrace_loss",
+    "vtrace_td_error_and_advantage",
 ]

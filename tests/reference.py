@@ -52,9 +52,274 @@ def _one_step(name, ex, alpha):
 
 
 # --- multistep returns ------------------------------------------------------
+# Forward views (sums over future steps), not the backward recursions the library
+# uses. Array index i of r_t, discount_t, v_t is time i+1; outputs are G_0..G_{T-1}.
+
+
+def _f64(*xs):
+    return [np.asarray(x, dtype=np.float64) for x in xs]
+
+
+def _steps(x, size):
+    return np.broadcast_to(np.asarray(x, dtype=np.float64), (size,))
+
+
+def forward_lambda_returns(r_t, discount_t, v_t, lambda_, horizon=None):
+    """λ-return as a mixture of n-step returns (Sutton & Barto 12.1, per-step λ).
+
+    G_i = Σ_n w_n G_i^(n), w_n = λ_i..λ_{i+n-2} (1 - λ_{i+n-1}), the longest
+    n-step return (horizon or end of data) taking the remaining weight.
+    """
+    r_t, discount_t, v_t = _f64(r_t, discount_t, v_t)
+    size = len(r_t)
+    lam = _steps(lambda_, size)
+    out = np.zeros(size)
+    for i in range(size):
+        steps = size - i if horizon is None else min(horizon, size - i)
+        rewards, disc, weight_left, total = 0.0, 1.0, 1.0, 0.0
+        for n in range(1, steps + 1):
+            k = i + n - 1
+            rewards += disc * r_t[k]
+            disc *= discount_t[k]
+            n_step_return = rewards + disc * v_t[k]
+            weight = weight_left if n == steps else weight_left * (1.0 - lam[k])
+            total += weight * n_step_return
+            weight_left *= lam[k]
+        out[i] = total
+    return out
+
+
+def discounted_returns(r_t, discount_t, bootstrap):
+    """G_i = Σ_k (Π_{j<k} γ_{i+j}) r_{i+k} + (Π_j γ_{i+j}) v_T."""
+    r_t, discount_t = _f64(r_t, discount_t)
+    out = np.zeros(len(r_t))
+    for i in range(len(r_t)):
+        total, disc = 0.0, 1.0
+        for k in range(i, len(r_t)):
+            total += disc * r_t[k]
+            disc *= discount_t[k]
+        out[i] = total + disc * float(bootstrap)
+    return out
+
+
+def forward_n_step_returns(r_t, discount_t, v_t, n, lambda_=1.0):
+    """n-step (λ-mixed) return, horizon truncated at the end of the data."""
+    return forward_lambda_returns(r_t, discount_t, v_t, lambda_, horizon=n)
+
+
+def _td_errors(r_t, discount_t, values):
+    r_t, discount_t, values = _f64(r_t, discount_t, values)
+    return r_t + discount_t * values[1:] - values[:-1]
+
+
+def gae(r_t, discount_t, lambda_, values):
+    """Â_i = Σ_k (Π_{j<k} γ_{i+j} λ_{i+j}) δ_{i+k} (Schulman et al. 2016)."""
+    delta = _td_errors(r_t, discount_t, values)
+    discount_t = np.asarray(discount_t, np.float64)
+    lam = _steps(lambda_, len(delta))
+    out = np.zeros(len(delta))
+    for i in range(len(delta)):
+        coef = 1.0
+        for k in range(i, len(delta)):
+            out[i] += coef * delta[k]
+            coef *= discount_t[k] * lam[k]
+    return out
+
+
+def importance_corrected_td_errors(r_t, discount_t, rho_tm1, lambda_, values):
+    """e_i = ρ_i Σ_k (Π_{j<k} γ_{i+j} λ_{i+j} ρ_{i+j+1}) δ_{i+k} (Sutton et al. 2014)."""
+    delta = _td_errors(r_t, discount_t, values)
+    discount_t, rho = _f64(discount_t, rho_tm1)
+    lam = _steps(lambda_, len(delta))
+    out = np.zeros(len(delta))
+    for i in range(len(delta)):
+        coef, total = 1.0, 0.0
+        for k in range(i, len(delta)):
+            total += coef * delta[k]
+            if k + 1 < len(delta):
+                coef *= discount_t[k] * lam[k] * rho[k + 1]
+        out[i] = rho[i] * total
+    return out
+
+
+def off_policy_returns_q_v(q_t, v_t, r_t, discount_t, c_t):
+    """Retrace-style forward sum (Munos et al. 2016), with P_k = Π_{j<k} γ c:
+
+    G_i = Σ_{k≥0} P_k (r_{i+k} + γ_{i+k} v_{i+k}) − Σ_{k≥1} P_k q_{i+k-1}.
+    """
+    q_t, v_t, r_t, discount_t, c_t = _f64(q_t, v_t, r_t, discount_t, c_t)
+    size = len(r_t)
+    out = np.zeros(size)
+    for i in range(size):
+        coef = 1.0
+        for k in range(i, size):
+            if k > i:
+                out[i] -= coef * q_t[k - 1]
+            out[i] += coef * (r_t[k] + discount_t[k] * v_t[k])
+            if k < size - 1:
+                coef *= discount_t[k] * c_t[k]
+    return out
+
+
+def off_policy_returns_action_values(q_t, a_t, r_t, discount_t, c_t, pi_t):
+    q_t, pi_t = _f64(q_t, pi_t)
+    v_t = np.array([pi_t[k] @ q_t[k] for k in range(len(q_t))])
+    q_a = np.array([q_t[k, a_t[k]] for k in range(len(q_t))])
+    return off_policy_returns_q_v(q_a[:-1], v_t, r_t, discount_t, c_t[:-1])
+
+
+def watkins_q_lambda_targets(r_t, discount_t, q_t, a_t, lambda_):
+    """Watkins' Q(λ): the trace is cut after the first non-greedy action."""
+    q_t = np.asarray(q_t, np.float64)
+    greedy = np.array([np.argmax(q_t[k]) == a_t[k] for k in range(len(q_t))])
+    return forward_lambda_returns(r_t, discount_t, q_t.max(-1), lambda_ * greedy)
+
+
+def vtrace(
+    v_tm1,
+    v_t,
+    r_t,
+    discount_t,
+    rho_tm1,
+    lambda_=1.0,
+    clip_rho=1.0,
+    clip_pg_rho=1.0,
+    alpha=1.0,
+    sample_mask=None,
+):
+    """V-trace (Espeholt et al. 2018) forward view, leaky with α < 1 (Zahavy 2020).
+
+    v_s - V(x_s) = Σ_t (Π_{i=s}^{t-1} γ_i c_i) ρ̄_t δ_t over learnable steps only.
+    Returns (errors, pg_advantage, q_estimate).
+    """
+    v_tm1, v_t, r_t, discount_t, rho = _f64(v_tm1, v_t, r_t, discount_t, rho_tm1)
+    size = len(r_t)
+    lam = _steps(lambda_, size)
+    mask = np.ones(size, bool) if sample_mask is None else np.asarray(sample_mask)
+    c = lam * ((1 - alpha) * rho + alpha * np.minimum(1.0, rho))
+    rho_bar = (1 - alpha) * rho + alpha * np.minimum(clip_rho, rho)
+    delta = rho_bar * (r_t + discount_t * v_t - v_tm1)
+    errors = np.zeros(size)
+    for s in range(size):
+        coef = 1.0
+        for t in range(s, size):
+            if mask[t]:
+                errors[s] += coef * delta[t]
+                coef *= discount_t[t] * c[t]
+    vs = v_tm1 + errors
+    q = np.zeros(size)
+    for s in range(size):
+        if s == size - 1:
+            q[s] = r_t[s] + discount_t[s] * v_t[s]
+        else:
+            boot = lam[s] * vs[s + 1] + (1 - lam[s]) * v_tm1[s + 1]
+            q[s] = r_t[s] + discount_t[s] * boot
+    pg_rho = (1 - alpha) * rho + alpha * np.minimum(clip_pg_rho, rho)
+    return errors, pg_rho * (q - v_tm1), q
+
+
+def penalty(x, huber_delta=None):
+    """½x², or Huber(x, δ) when huber_delta is set."""
+    x = np.asarray(x, np.float64)
+    if huber_delta is None:
+        return 0.5 * x**2
+    small = np.abs(x) <= huber_delta
+    return np.where(small, 0.5 * x**2, huber_delta * (np.abs(x) - 0.5 * huber_delta))
 
 
 # --- policy gradients and exploration --------------------------------------
+
+
+def _np_log_softmax(x):
+    import numpy as np
+
+    x = np.asarray(x, np.float64)
+    m = x.max()
+    return x - m - np.log(np.sum(np.exp(x - m)))
+
+
+def np_entropy(logits):
+    """Entropy (nats, positive) of softmax(logits) for one [A] vector."""
+    import numpy as np
+
+    logp = _np_log_softmax(logits)
+    return float(-np.sum(np.exp(logp) * logp))
+
+
+def np_policy_gradient_loss(logits_t, a_t, adv_t, w_t):
+    """-(1/T) sum_t w_t adv_t log pi(a_t), plain loop."""
+    total = 0.0
+    for t in range(len(a_t)):
+        total += -_np_log_softmax(logits_t[t])[int(a_t[t])] * adv_t[t] * w_t[t]
+    return total / len(a_t)
+
+
+def np_clipped_surrogate_loss(ratios, adv, epsilon):
+    total = 0.0
+    for r, a in zip(ratios, adv, strict=True):
+        clipped = min(max(r, 1.0 - epsilon), 1.0 + epsilon)
+        total += min(r * a, clipped * a)
+    return -total / len(ratios)
+
+
+def np_all_action_losses(logits_t, q_t):
+    """(qpg, rm, rpg) losses of one [T, A] sequence, plain loops."""
+    import numpy as np
+
+    qpg = rm = rpg = 0.0
+    for logits, q in zip(logits_t, q_t, strict=True):
+        pi = np.exp(_np_log_softmax(logits))
+        baseline = sum(p * v for p, v in zip(pi, q, strict=True))
+        for p, v in zip(pi, q, strict=True):
+            adv = v - baseline
+            qpg += -p * adv
+            rm += -p * max(adv, 0.0)
+            rpg += max(adv, 0.0)
+    n = len(logits_t)
+    return qpg / n, rm / n, rpg / n
+
+
+def np_sequence_a2c(
+    logits,
+    values,
+    actions,
+    rewards,
+    pcontinues,
+    bootstrap,
+    lam,
+    entropy_cost,
+    baseline_cost,
+    normalise,
+):
+    """Per-sequence parts of the advantage actor-critic loss, from the formulas.
+
+    Returns dict of [B] arrays (pg, baseline, entropy, entropy_loss) and [T, B]
+    arrays (returns, advantages).
+    """
+    import numpy as np
+
+    t_len, batch = len(rewards), len(rewards[0])
+    lam = np.broadcast_to(np.asarray(lam, np.float64), (t_len, batch))
+    out = {k: np.zeros(batch) for k in ("pg", "baseline", "entropy", "entropy_loss")}
+    returns = np.zeros((t_len, batch))
+    for b in range(batch):
+        g = bootstrap[b]
+        for t in reversed(range(t_len)):
+            v_next = values[t + 1][b] if t + 1 < t_len else bootstrap[b]
+            g = rewards[t][b] + pcontinues[t][b] * (
+                (1 - lam[t, b]) * v_next + lam[t, b] * g
+            )
+            returns[t, b] = g
+        for t in range(t_len):
+            adv = returns[t, b] - values[t][b]
+            out["pg"][b] += -_np_log_softmax(logits[t][b])[int(actions[t][b])] * adv
+            out["baseline"][b] += baseline_cost * 0.5 * adv**2
+            out["entropy"][b] += np_entropy(logits[t][b])
+        scale = np.log(len(logits[0][0])) if normalise else 1.0
+        out["entropy_loss"][b] = -entropy_cost * out["entropy"][b] / scale
+    out["returns"] = returns
+    out["advantages"] = returns - np.asarray(values, np.float64)
+    return out
 
 
 # --- distributional -------------------------------------------------------
