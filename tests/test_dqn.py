@@ -6,6 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+# The agent needs the replay package (merged separately from the runtime).
+pytest.importorskip("rlblocks.replay")
+
 from rlblocks.agents import dqn as dqn_lib
 from rlblocks.agents import networks
 from rlblocks.train import envs

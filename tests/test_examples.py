@@ -7,6 +7,10 @@ import sys
 import numpy as np
 import pytest
 
+# The agent needs the replay package (merged separately from the runtime).
+pytest.importorskip("rlblocks.replay")
+
+
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 
@@ -47,7 +51,7 @@ def test_dqn_cartpole_main_tiny_budget():
 
 @pytest.mark.mpi
 def test_dqn_mpi_main_one_rank_world():
-    pytest.importorskip("mpi4py")
+    pytest.importorskip("rlblocks.distributed")
     example = _load("dqn_mpi")
     out = example.main(example.Config(**TINY))
     assert out["ranks"] == 1 and 8 <= out["eval_mean"] <= 500

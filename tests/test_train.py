@@ -12,6 +12,9 @@ import time
 import numpy as np
 import pytest
 
+# The agent needs the replay package (merged separately from the runtime).
+pytest.importorskip("rlblocks.replay")
+
 from rlblocks.train import checkpoint, cli
 
 # A tiny budget: 2 envs, updates from step 64, small nets, no periodic evals.
@@ -178,6 +181,7 @@ def test_sigterm_writes_a_checkpoint_and_exits(tmp_path, capsys):
 
 @pytest.mark.mpi
 def test_mpirun_two_ranks_smoke(tmp_path):
+    pytest.importorskip("rlblocks.distributed")
     run = tmp_path / "mpi"
     cmd = [
         os.path.join(BIN, "mpirun"),
