@@ -1,0 +1,202 @@
+"""Host (numpy) replay buffers for Python loops such as gymnasium's.
+
+Same semantics and state layout as the in-jit buffers, but the state holds numpy
+arrays that `add` writes in place (it returns the same state object), so adding one
+transition costs about one numpy row write per leaf instead of a ~15 us jit dispatch.
+`sample` takes a `numpy.random.Generator` in place of a JAX key and delivers the
+batch as JAX arrays in one `jax.device_put` call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import numpy as np
+
+from rlblocks._src.types import ArrayLike
+from rlblocks.replay import _common, uniform
+
+
+class _Layout:
+    """Cached view of a storage pytree for fast per-add checks."""
+
+    def __init__(self, storage):
+        self.storage = storage
+        self.leaves = jax.tree.leaves(storage)
+        self.spec = [(b, b.shape[1:], b.dtype.kind) for b in self.leaves]
+        flat = isinstance(storage, tuple | dict) and len(self.leaves) == len(storage)
+        self.flat = flat and all(type(b) is np.ndarray for b in self.leaves)
+        self.one = [(b, (1, *b.shape[1:]), b.dtype) for b in self.leaves]
+        self.tuple_type = (
+            type(storage) if self.flat and isinstance(storage, tuple) else None
+        )
+
+    def single(self, items):
+        """Pairs for one exactly-typed item ([1, ...] leaves, same dtypes), or None."""
+        if type(items) is not self.tuple_type:
+            return None
+        pairs = []
+        for (b, shape, dtype), x in zip(self.one, items, strict=True):
+            if type(x) is not np.ndarray or x.shape != shape or x.dtype != dtype:
+                return None
+            pairs.append((b, x))
+        return pairs
+
+    def pairs(self, items):
+        """[(storage_leaf, item_leaf)], checked; fast for flat tuples and dicts."""
+        if self.flat and type(items) is type(self.storage):
+            xs = items.values() if isinstance(items, dict) else items
+            if (
+                not isinstance(items, dict) or items.keys() == self.storage.keys()
+            ) and (len(items) == len(self.storage)):
+                pairs = []
+                for (b, shape, kind), x in zip(self.spec, xs, strict=True):
+                    if (
+                        type(x) is not np.ndarray
+                        or x.shape[1:] != shape
+                        or x.dtype.kind != kind
+                    ):
+                        return self._slow(items)
+                    pairs.append((b, x))
+                return pairs
+        return self._slow(items)
+
+    def _slow(self, items):
+        _common.check_items(self.storage, items)
+        leaves = [np.asarray(x) for x in jax.tree.leaves(items)]
+        return list(zip(self.leaves, leaves, strict=True))
+
+
+_LAYOUT_CACHE: list = [None]
+
+
+def layout(storage) -> _Layout:
+    """The (cached) layout of a storage pytree."""
+    cached = _LAYOUT_CACHE[0]
+    if cached is None or cached.storage is not storage:
+        cached = _LAYOUT_CACHE[0] = _Layout(storage)
+    return cached
+
+
+def write(state: uniform.BufferState, items: Any, capacity: int, mask=None):
+    """Write a batch in place; returns the slots written (a range or [n] array)."""
+    lay = layout(state.items)
+    pairs = lay.single(items) if mask is None else None
+    if pairs is not None:  # fast path: one item, exact layout
+        pos = int(state.insert_pos)
+        for b, x in pairs:
+            b[pos] = x[0]
+        _advance(state, pos, 1, capacity)
+        return range(pos, pos + 1)
+    pairs = lay.pairs(items)
+    n = pairs[0][1].shape[0] if pairs else 0
+    if mask is not None:
+        mask = np.asarray(mask)
+        _common.check_mask(mask, n)
+        pairs = [(b, x[mask]) for b, x in pairs]
+        n = int(mask.sum())
+    pos = int(state.insert_pos)
+    if pos + n <= capacity:
+        for b, x in pairs:
+            b[pos : pos + n] = x
+        slots = range(pos, pos + n)
+    else:
+        keep = min(n, capacity)
+        slots = (pos + n - keep + np.arange(keep)) % capacity
+        for b, x in pairs:
+            b[slots] = x[n - keep :]
+    _advance(state, pos, n, capacity)
+    return slots
+
+
+def _advance(state, pos: int, n: int, capacity: int) -> None:
+    state.insert_pos[...] = (pos + n) % capacity
+    size = int(state.size)
+    if size < capacity:
+        state.size[...] = min(size + n, capacity)
+    state.count[...] = int(state.count) + n
+
+
+def init_state(example_item: Any, capacity: int) -> uniform.BufferState:
+    """Empty host state: numpy zero storage and 0-d int64 counters."""
+    items = _common.storage_like(example_item, capacity, xp=np)
+    zero = [np.zeros((), np.int64) for _ in range(3)]
+    return uniform.BufferState(items, *zero)
+
+
+def check_rng(rng) -> np.random.Generator:
+    """Raise ValueError unless `rng` is a numpy Generator."""
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(
+            "host buffers sample with a numpy.random.Generator "
+            f"(np.random.default_rng(seed)), got {type(rng).__name__}"
+        )
+    return rng
+
+
+def deliver(storage, rows: np.ndarray, weights, indices=None):
+    """Gather `rows` on the host; move them and the indices in one `device_put`.
+
+    `weights` is a numpy array (moved too) or an already-placed JAX array.
+    """
+    leaves, treedef = jax.tree.flatten(storage)
+    taken = [np.take(b, rows, axis=0) for b in leaves]
+    indices = (rows if indices is None else indices).astype(np.int32)
+    if isinstance(weights, jax.Array):
+        moved = jax.device_put([*taken, indices])
+    else:
+        moved = jax.device_put([*taken, indices, weights])
+        weights = moved.pop()
+    item = jax.tree.unflatten(treedef, moved[:-1])
+    return _common.ReplaySample(item=item, indices=moved[-1], weights=weights)
+
+
+_ONES: dict[int, jax.Array] = {}
+
+
+def ones(batch_size: int) -> jax.Array:
+    """[B] float32 ones on the device, made once per batch size (remade if donated)."""
+    cached = _ONES.get(batch_size)
+    if cached is None or cached.is_deleted():
+        _ONES[batch_size] = jax.device_put(np.ones(batch_size, np.float32))
+    return _ONES[batch_size]
+
+
+def host_uniform_buffer(capacity: int, *, min_size: int = 1) -> _common.Buffer:
+    """A numpy circular buffer with uniform sampling, for host-side loops.
+
+    P(i) = 1 / size for each stored item i; `add` writes in place.
+
+    Same semantics as `uniform_buffer` (wrap-around, last `capacity` items win,
+    ValueError on structure/shape/dtype-kind mismatch and when sampling before
+    `can_sample`), but the state holds numpy arrays and `sample(state, rng,
+    batch_size)` takes a `numpy.random.Generator` and returns JAX arrays.
+
+    Args:
+      capacity: number of slots C (>= 1).
+      min_size: `can_sample` is true once this many items are held (>= 1).
+
+    Returns:
+      A `Buffer(init, add, sample, can_sample)` over numpy `BufferState`s.
+    """
+    capacity = _common.check_capacity(capacity)
+    min_size = _common.check_capacity(min_size, "min_size")
+
+    def init(example_item: Any) -> uniform.BufferState:
+        return init_state(example_item, capacity)
+
+    def add(state, items: Any, *, mask: ArrayLike | None = None):
+        write(state, items, capacity, mask)
+        return state
+
+    def can_sample(state) -> bool:
+        return bool(state.size >= min_size)
+
+    def sample(state, rng: np.random.Generator, batch_size: int):
+        batch_size = _common.check_batch_size(batch_size)
+        _common.raise_if_cannot_sample(can_sample(state), state.size, min_size)
+        indices = check_rng(rng).integers(0, int(state.size), batch_size)
+        return deliver(state.items, indices, ones(batch_size))
+
+    return _common.Buffer(init=init, add=add, sample=sample, can_sample=can_sample)

@@ -1,0 +1,130 @@
+"""Sum and min trees over a fixed number of leaves, held in flat arrays.
+
+Layout: L = next power of two >= capacity leaves; node k has children 2k and 2k+1;
+the root is node 1 (node 0 is unused); leaf i is node L + i. Empty leaves hold 0 in
+the sum tree and +inf in the min tree.
+
+Every update rewrites the changed leaves and then recomputes each ancestor as the sum
+(min) of its two children, level by level. No increment is ever applied, so the trees
+cannot drift: after any sequence of updates each node equals exactly what a full
+rebuild from the leaves would give, and a node is zero only if all its leaves are.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from rlblocks._src.types import Array
+
+
+def num_leaves(capacity: int) -> int:
+    """L: the smallest power of two >= capacity."""
+    return 1 << max(capacity - 1, 0).bit_length()
+
+
+def depth(tree) -> int:
+    """Levels between the root and the leaves of a tree of 2L nodes."""
+    return (tree.shape[0] // 2).bit_length() - 1
+
+
+def init(capacity: int, dtype=jnp.float32, xp=jnp):
+    """Empty (sum_tree [2L], min_tree [2L]) for `capacity` leaves."""
+    n = 2 * num_leaves(capacity)
+    return xp.zeros(n, dtype), xp.full(n, np.inf, dtype)
+
+
+def set_leaves(sum_tree, min_tree, slots, values, keep):
+    """Set leaves `slots[k]` to `values[k]` where `keep[k]`, then fix ancestors.
+
+    Slots must be unique among kept entries. Zero values enter the min tree as +inf.
+
+    Args:
+      sum_tree: [2L] sum tree.
+      min_tree: [2L] min tree.
+      slots: [K] int leaf indices.
+      values: [K] non-negative leaf values.
+      keep: [K] bool, entries to apply.
+
+    Returns:
+      The updated (sum_tree, min_tree).
+    """
+    size = sum_tree.shape[0]
+    leaves = size // 2
+    values = values.astype(sum_tree.dtype)
+    nodes = jnp.where(keep, slots + leaves, size)
+    sum_tree = sum_tree.at[nodes].set(values, mode="drop")
+    min_tree = min_tree.at[nodes].set(
+        jnp.where(values > 0, values, jnp.inf), mode="drop"
+    )
+
+    def level(_, carry):
+        sums, mins, nodes = carry
+        nodes = jnp.where(keep, nodes // 2, size)
+        left = jnp.minimum(2 * nodes, size - 2)
+        sums = sums.at[nodes].set(sums[left] + sums[left + 1], mode="drop")
+        mins = mins.at[nodes].set(jnp.minimum(mins[left], mins[left + 1]), mode="drop")
+        return sums, mins, nodes
+
+    carry = (sum_tree, min_tree, nodes)
+    sum_tree, min_tree, _ = jax.lax.fori_loop(0, depth(sum_tree), level, carry)
+    return sum_tree, min_tree
+
+
+def find(sum_tree, targets) -> Array:
+    """Leaf i with prefix(i) <= target < prefix(i) + leaf(i), never an empty leaf.
+
+    Descends from the root; a zero-sum child is never entered while its sibling is
+    positive, so when the root is positive the result always has a positive value.
+
+    Args:
+      sum_tree: [2L] sum tree.
+      targets: [B] prefix sums in [0, total).
+
+    Returns:
+      [B] int32 leaf indices.
+    """
+    leaves = sum_tree.shape[0] // 2
+
+    def level(_, carry):
+        node, targets = carry
+        left = 2 * node
+        mass, other = sum_tree[left], sum_tree[left + 1]
+        right = (mass <= 0) | ((targets >= mass) & (other > 0))
+        return left + right.astype(jnp.int32), jnp.where(right, targets - mass, targets)
+
+    start = (jnp.ones(targets.shape, jnp.int32), targets)
+    node, _ = jax.lax.fori_loop(0, depth(sum_tree), level, start)
+    return node - leaves
+
+
+def stratified_targets(key, total, batch_size: int) -> Array:
+    """u_k = (k + U_k) total / B, one uniform draw per stratum k = 0..B-1."""
+    u = jax.random.uniform(key, (batch_size,), total.dtype)
+    return (jnp.arange(batch_size, dtype=total.dtype) + u) * (total / batch_size)
+
+
+# --- numpy (host) versions, in place ------------------------------------------
+
+
+def np_fix_ancestors(sum_tree: np.ndarray, min_tree: np.ndarray, slots) -> None:
+    """Recompute, in place, every ancestor of the given leaves from its children."""
+    nodes = np.unique(np.asarray(slots, np.int64) + sum_tree.shape[0] // 2)
+    for _ in range(depth(sum_tree)):
+        nodes = np.unique(nodes >> 1)
+        left = 2 * nodes
+        sum_tree[nodes] = sum_tree[left] + sum_tree[left + 1]
+        min_tree[nodes] = np.minimum(min_tree[left], min_tree[left + 1])
+
+
+def np_find(sum_tree: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """Numpy twin of `find`."""
+    node = np.ones(targets.shape, np.int64)
+    for _ in range(depth(sum_tree)):
+        left = 2 * node
+        mass, other = sum_tree[left], sum_tree[left + 1]
+        right = (mass <= 0) | ((targets >= mass) & (other > 0))
+        targets = np.where(right, targets - mass, targets)
+        node = left + right
+    return node - sum_tree.shape[0] // 2
