@@ -88,8 +88,8 @@ def make_agent(config: Config, obs_size: int, num_actions: int, grad_transform=N
         params = net.init(key, jnp.zeros((1, obs_size)))
         obs, zero = jnp.zeros(obs_size), jnp.zeros(())
         item = Transition(obs, jnp.zeros((), jnp.int32), zero, zero, obs)
-        target = jax.tree.map(jnp.copy, params)
-        return State(params, target, optimizer.init(params), replay.init(item), key, 0)
+        state = State(params, params, optimizer.init(params), replay.init(item), key, 0)
+        return jax.tree.map(jnp.copy, state)  # own buffers: the state is donated
 
     def loss_fn(params, target, batch):
         q_tm1, q_select = jnp.split(

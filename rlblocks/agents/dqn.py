@@ -212,9 +212,11 @@ def dqn(
                 )
             )
             window = jax.tree.map(lambda x: jnp.stack([x] * config.n_step), row)
-        return DQNState(
+        # Every leaf gets its own buffer (initial states may share arrays, e.g. zero
+        # counters), so that the whole state can be donated to the jitted step.
+        state = DQNState(
             params,
-            jax.tree.map(jnp.copy, params),
+            params,
             optimizer.init(params),
             replay.init(item),
             window,
@@ -222,6 +224,7 @@ def dqn(
             jnp.int32(0),
             jnp.int32(0),
         )
+        return jax.tree.map(jnp.copy, state)
 
     def act(params, key, obs, eps):
         keys = jax.random.split(key, jnp.shape(obs)[0])
