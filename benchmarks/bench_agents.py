@@ -1,0 +1,335 @@
+"""DQN training throughput: the fused runtime against plain baseline loops.
+
+All loops run the same agent (network, batch, updates per env step) on CartPole-v1 for
+the same number of env steps after compilation:
+
+- `fused`: the rlblocks runtime, ONE jitted call per vector-env step of `NUM_ENVS`
+  envs (store the transitions, update when due, act), state donated, replay on device.
+- `baseline_1env`: a plain loop in the usual single-env style (CleanRL-like): a
+  jitted act call per env step, a numpy ring buffer, one jitted call per update fed
+  a numpy batch. (Its env is a 1-env `SyncVectorEnv`, for identical env code.)
+- `baseline_vec`: the same plain loop over the same `NUM_ENVS`-env vector env, to
+  isolate what fusing the calls gains.
+
+Two update rates: the default agent's (one update per 2 env steps, where the
+update's own compute dominates) and one per 8 env steps (per-call overhead
+dominates). Repeats interleave the loops. `--dp` adds data-parallel figures:
+`rlblocks train` throughput under `mpirun -n 2` against one rank, and the share of
+update time spent averaging gradients (run under mpirun by the script itself);
+`--dp` runs only these.
+
+    python benchmarks/bench_agents.py [--quick] [--dp]
+"""
+
+from __future__ import annotations
+
+import os
+
+# The same XLA threading as `rlblocks train` (single-threaded kernels), for every loop.
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import rlblocks as rlb
+from rlblocks.agents import dqn as dqn_lib
+from rlblocks.train import envs, records
+
+try:
+    from benchmarks import common
+except ImportError:  # run as a script
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from benchmarks import common
+
+NUM_ENVS = 4
+# The default agent (one update per 2 env steps), and a CleanRL-like update rate (one
+# per 8 env steps) where per-call overhead rather than the update's compute dominates.
+CONFIGS = {
+    "default": dqn_lib.DQNConfig(learning_starts=1_000, n_step=1),
+    "update_every_8": dqn_lib.DQNConfig(
+        learning_starts=1_000, n_step=1, train_frequency=8
+    ),
+}
+CONFIG = CONFIGS["default"]
+
+
+def fused_loop(steps: int, config=CONFIG):
+    """A callable running `steps` env steps of the rlblocks fused runtime."""
+    env = envs.make_vector_env("CartPole-v1", NUM_ENVS)
+    example = env.single_observation_space.sample()
+    agent = dqn_lib.dqn(config, 2, example, NUM_ENVS)
+    step_fn = jax.jit(agent.step, donate_argnums=0)
+    box = {"state": agent.init(jax.random.PRNGKey(0))}
+    obs, _ = env.reset(seed=0)
+    box["obs"], box["actions"] = obs, np.zeros(NUM_ENVS, np.int64)
+
+    def run():
+        state, obs, actions = box["state"], box["obs"], box["actions"]
+        for _ in range(steps // NUM_ENVS):
+            nxt, r, term, trunc, info = env.step(actions)
+            tr = dqn_lib.Transition(
+                obs,
+                actions,
+                r.astype(np.float32),
+                term,
+                trunc,
+                envs.true_next_obs(nxt, info),
+            )
+            state, actions, _ = step_fn(state, tr, nxt)
+            actions, obs = np.asarray(actions), nxt
+        box.update(state=state, obs=obs, actions=actions)
+        jax.block_until_ready(state.params)
+
+    return run, lambda: int(box["state"].updates)
+
+
+def baseline_loop(steps: int, config=CONFIG, num_envs: int = NUM_ENVS):
+    """A callable running `steps` env steps of a plain numpy-buffer DQN loop."""
+    env = envs.make_vector_env("CartPole-v1", num_envs)
+    net = rlb.agents.networks.QNetwork(2, hidden_sizes=config.hidden_sizes)
+    params = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 4)))
+    target = jax.tree.map(jnp.copy, params)
+    opt = optax.chain(optax.clip_by_global_norm(10.0), optax.adam(1e-3))
+    opt_state = opt.init(params)
+    cap = config.replay_capacity
+    buf = {
+        "o": np.zeros((cap, 4), np.float32),
+        "a": np.zeros(cap, np.int32),
+        "r": np.zeros(cap, np.float32),
+        "d": np.zeros(cap, np.float32),
+        "n": np.zeros((cap, 4), np.float32),
+    }
+
+    @jax.jit
+    def act(params, key, obs, eps):
+        q = net.apply(params, obs)
+        k1, k2 = jax.random.split(key)
+        rnd = jax.random.randint(k1, (obs.shape[0],), 0, 2)
+        return jnp.where(
+            jax.random.uniform(k2, (obs.shape[0],)) < eps, rnd, q.argmax(-1)
+        )
+
+    @jax.jit
+    def update(params, target, opt_state, o, a, r, d, n):
+        def loss_fn(p):
+            q = net.apply(p, o)
+            q_t, q_sel = net.apply(target, n), net.apply(p, n)
+            return rlb.double_q_learning_loss(q, a, r, d, q_t, q_sel)[0]
+
+        grads = jax.grad(loss_fn)(params)
+        deltas, opt_state = opt.update(grads, opt_state, params)
+        params = optax.apply_updates(params, deltas)
+        target = optax.incremental_update(params, target, config.target_tau)
+        return params, target, opt_state
+
+    rng = np.random.default_rng(0)
+    box = {"p": params, "t": target, "s": opt_state, "pos": 0, "size": 0, "k": 0}
+    obs, _ = env.reset(seed=0)
+    box["obs"], box["actions"] = obs, np.zeros(num_envs, np.int64)
+    key = jax.random.PRNGKey(1)
+
+    def run():
+        obs, actions = box["obs"], box["actions"]
+        for _ in range(steps // num_envs):
+            nxt, r, term, _trunc, info = env.step(actions)
+            idx = (box["pos"] + np.arange(num_envs)) % cap
+            buf["o"][idx], buf["a"][idx], buf["r"][idx] = obs, actions, r
+            buf["d"][idx] = config.gamma * (1.0 - term)
+            buf["n"][idx] = envs.true_next_obs(nxt, info)
+            box["pos"] = (box["pos"] + num_envs) % cap
+            box["size"] = min(box["size"] + num_envs, cap)
+            box["k"] += num_envs
+            eps = max(0.02, 1.0 - box["k"] / 20_000)
+            actions = np.asarray(
+                act(box["p"], jax.random.fold_in(key, box["k"]), nxt, eps)
+            )
+            obs = nxt
+            if box["k"] >= config.learning_starts:
+                for _ in range(_due(box["k"], config.train_frequency, num_envs)):
+                    j = rng.integers(0, box["size"], config.batch_size)
+                    batch = [buf[f][j] for f in "oardn"]
+                    box["p"], box["t"], box["s"] = update(
+                        box["p"], box["t"], box["s"], *batch
+                    )
+        box.update(obs=obs, actions=actions)
+        jax.block_until_ready(box["p"])
+
+    return run
+
+
+def _due(k: int, every: int, num_envs: int) -> int:
+    """Updates due after env step k (same rule as the fused step)."""
+    return max(num_envs // every, 1) if k // every > (k - num_envs) // every else 0
+
+
+def throughput(quick: bool, repeats: int | None, name: str):
+    config = CONFIGS[name]
+    steps = 2_000 if quick else 8_000
+    fused, fused_updates = fused_loop(steps, config)
+    loops = {
+        "fused": fused,
+        "baseline_vec": baseline_loop(steps, config, NUM_ENVS),
+        "baseline_1env": baseline_loop(steps, config, 1),
+    }
+    repeats = repeats or (3 if quick else 7)
+    # Warm-up passes fill replay past learning_starts, so every repeat updates.
+    timing = common.interleaved(loops, repeats)
+    sps = {k: round(steps / v["median_s"]) for k, v in timing.items()}
+    record = {
+        "bench": "agents/throughput",
+        "config": name,
+        "env": "CartPole-v1",
+        "num_envs": NUM_ENVS,
+        "env_steps_per_repeat": steps,
+        "updates_per_env_step": 1 / config.train_frequency,
+        "batch_size": config.batch_size,
+        "hidden_sizes": list(config.hidden_sizes),
+        "fused_steps_per_s": sps["fused"],
+        "baseline_vec_steps_per_s": sps["baseline_vec"],
+        "baseline_1env_steps_per_s": sps["baseline_1env"],
+        "speedup_vs_baseline_vec": round(sps["fused"] / sps["baseline_vec"], 2),
+        "speedup_vs_baseline_1env": round(sps["fused"] / sps["baseline_1env"], 2),
+        "repeats": repeats,
+        "fused_updates_done": fused_updates(),
+    }
+    common.emit(record)
+
+
+def _train_sps(ranks: int, steps: int) -> dict:
+    """Run `rlblocks train` (optionally under mpirun) and read its throughput."""
+    bindir = os.path.dirname(sys.executable)
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [
+            os.path.join(bindir, "rlblocks"),
+            "train",
+            "dqn",
+            "--steps",
+            str(steps),
+            "--run-dir",
+            tmp,
+            "--eval_every=1000000",
+            "--log_every=2000",
+        ]
+        if ranks > 1:
+            mpirun = [
+                os.path.join(bindir, "mpirun"),
+                "--allow-run-as-root",
+                "--oversubscribe",
+                "--bind-to",
+                "none",
+                "-n",
+                str(ranks),
+            ]
+            cmd = mpirun + cmd
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, timeout=1800)
+        wall = time.perf_counter() - start
+        sps_column = records.read_csv(os.path.join(tmp, "train.csv"))["sps"]
+        sps = float(np.median(sps_column[1:]))  # the first row includes compilation
+    return {"ranks": ranks, "env_steps_per_s": round(sps), "wall_s": round(wall, 1)}
+
+
+def data_parallel(quick: bool):
+    steps = 10_000 if quick else 30_000
+    one, two = _train_sps(1, steps), _train_sps(2, steps)
+    common.emit(
+        {
+            "bench": "agents/data_parallel",
+            "steps_per_rank": steps,
+            "one_rank": one,
+            "two_ranks": two,
+            "scaling": round(two["env_steps_per_s"] / one["env_steps_per_s"], 2),
+        }
+    )
+    bindir = os.path.dirname(sys.executable)
+    cmd = [
+        os.path.join(bindir, "mpirun"),
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "--bind-to",
+        "none",
+        "-n",
+        "2",
+        sys.executable,
+        os.path.abspath(__file__),
+        "--allreduce-share",
+    ]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=600)
+    print(out.stdout.strip().splitlines()[-1], flush=True)
+
+
+def allreduce_share():
+    """Under mpirun: time one jitted update with and without gradient averaging."""
+    from rlblocks import distributed
+
+    example = np.zeros(4, np.float32)
+    times = {}
+    fns = {}
+    for name, gt in (("local", None), ("averaged", distributed.average_gradients)):
+        agent = dqn_lib.dqn(CONFIG, 2, example, NUM_ENVS, grad_transform=gt)
+        state = agent.init(jax.random.PRNGKey(0))
+        obs = np.random.default_rng(distributed.rank()).normal(size=(NUM_ENVS, 4))
+        tr = dqn_lib.Transition(
+            obs,
+            np.zeros(NUM_ENVS, np.int32),
+            np.ones(NUM_ENVS, np.float32),
+            np.zeros(NUM_ENVS, bool),
+            np.zeros(NUM_ENVS, bool),
+            obs,
+        )
+        for _ in range(64):
+            state = jax.jit(agent.observe)(state, tr)
+        update = jax.jit(agent.update)
+        box = {"s": state}
+
+        def run(update=update, box=box):
+            box["s"], m = update(box["s"])
+            jax.block_until_ready(m["loss"])
+
+        fns[name] = run
+    times = common.interleaved(fns, repeats=200, warmup=5)
+    if distributed.is_root():
+        local, avg = times["local"]["median_s"], times["averaged"]["median_s"]
+        common.emit(
+            {
+                "bench": "agents/allreduce_share",
+                "ranks": distributed.size(),
+                "update_local_us": round(local * 1e6, 1),
+                "update_averaged_us": round(avg * 1e6, 1),
+                "allreduce_share_of_update": round((avg - local) / avg, 3),
+            }
+        )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--dp", action="store_true", help="data-parallel figures only")
+    parser.add_argument(
+        "--allreduce-share", action="store_true", help=argparse.SUPPRESS
+    )
+    ns = parser.parse_args()
+    if ns.allreduce_share:
+        return allreduce_share()
+    if ns.dp:
+        data_parallel(ns.quick)
+    else:
+        for name in CONFIGS:
+            throughput(ns.quick, ns.repeats, name)
+    print(json.dumps({"bench": "agents/done"}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""DQN agent: transitions into replay (termination vs truncation, n-step), acting,
+target updates, networks."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+# The agent needs the replay package (merged separately from the runtime).
+pytest.importorskip("rlblocks.replay")
+
+from rlblocks.agents import dqn as dqn_lib
+from rlblocks.agents import networks
+from rlblocks.train import envs
+
+GAMMA = 0.9
+
+
+def _transition(r, term, trunc, obs_tm1=None, obs_t=None, a=None):
+    e = len(r)
+    obs_tm1 = np.arange(e, dtype=np.float32)[:, None] if obs_tm1 is None else obs_tm1
+    obs_t = obs_tm1 + 100 if obs_t is None else obs_t
+    a = np.zeros(e, np.int32) if a is None else a
+    return dqn_lib.Transition(
+        jnp.asarray(obs_tm1),
+        jnp.asarray(a),
+        jnp.asarray(r, jnp.float32),
+        jnp.asarray(term),
+        jnp.asarray(trunc),
+        jnp.asarray(obs_t),
+    )
+
+
+def test_one_step_bootstraps_on_truncation_not_on_termination():
+    config = dqn_lib.DQNConfig(gamma=GAMMA, n_step=1)
+    # env 0 continues, env 1 terminated, env 2 truncated (time limit).
+    tr = _transition([1.0, 2.0, 3.0], [False, True, False], [False, False, True])
+    items, window = dqn_lib.to_replay_items(config, None, tr)
+    assert window is None
+    # discount = γ(1 − terminated): 0.9, 0, 0.9 (truncation still bootstraps).
+    np.testing.assert_allclose(items.discount_t, [0.9, 0.0, 0.9])
+    np.testing.assert_allclose(items.r_t, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(items.obs_t[:, 0], [100.0, 101.0, 102.0])
+
+
+def _window(n, e):
+    row = _transition(np.zeros(e), np.zeros(e, bool), np.zeros(e, bool))
+    return jax.tree.map(lambda x: jnp.stack([x] * n), row)
+
+
+def test_n_step_returns_stop_at_episode_ends():
+    config = dqn_lib.DQNConfig(gamma=GAMMA, n_step=3)
+    window = _window(3, 3)
+    # Three steps for three envs; obs_t of step k is 10k + env index.
+    steps = [
+        ([1.0, 1.0, 1.0], [False, False, False], [False, False, False]),
+        ([2.0, 2.0, 2.0], [False, True, False], [False, False, True]),
+        ([4.0, 4.0, 4.0], [False, False, False], [False, False, False]),
+    ]
+    for k, (r, term, trunc) in enumerate(steps):
+        obs_t = (10.0 * (k + 1) + np.arange(3, dtype=np.float32))[:, None]
+        obs_tm1 = obs_t - 10.0
+        tr = _transition(r, term, trunc, obs_tm1=obs_tm1, obs_t=obs_t, a=[k] * 3)
+        items, window = dqn_lib.to_replay_items(config, window, tr)
+    # Oldest step is k=0 (a=0, obs 0+i).
+    # env 0: R = 1 + .9*2 + .81*4 = 6.04, discount .9³ = .729, bootstrap obs 30.
+    # env 1: terminated at k=1: R = 1 + .9*2 = 2.8, discount 0, obs 21.
+    # env 2: truncated at k=1: R = 2.8, discount .9² = .81, obs 22 (final obs).
+    np.testing.assert_allclose(items.r_t, [6.04, 2.8, 2.8], rtol=1e-6)
+    np.testing.assert_allclose(items.discount_t, [0.729, 0.0, 0.81], rtol=1e-6)
+    np.testing.assert_array_equal(items.obs_t[:, 0], [30.0, 21.0, 22.0])
+    np.testing.assert_array_equal(items.obs_tm1[:, 0], [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(items.a_tm1, [0, 0, 0])
+
+
+def test_true_next_obs_takes_final_obs_of_ended_episodes():
+    next_obs = np.array([[1.0], [2.0], [3.0]])  # env 1 was reset: 2.0 is a reset obs
+    info = {
+        "final_obs": np.array([None, np.array([7.0]), None], dtype=object),
+        "_final_obs": np.array([False, True, False]),
+    }
+    out = envs.true_next_obs(next_obs, info)
+    np.testing.assert_array_equal(out, [[1.0], [7.0], [3.0]])
+    np.testing.assert_array_equal(next_obs, [[1.0], [2.0], [3.0]])  # unchanged
+    assert envs.true_next_obs(next_obs, {}) is next_obs
+
+
+def test_vector_env_same_step_reset_is_not_a_transition():
+    env = envs.make_vector_env("CartPole-v1", 2)
+    _obs, _ = env.reset(seed=0)
+    for _ in range(200):
+        nxt, _, term, trunc, info = env.step(np.zeros(2, np.int64))
+        if (term | trunc).any():
+            break
+    i = int(np.flatnonzero(term | trunc)[0])
+    # Pushing left always tips the pole: the stored next obs is past a threshold
+    # (|x| > 2.4 or |θ| > 0.2095), the returned one is a fresh reset (|·| ≤ 0.05).
+    final = envs.true_next_obs(nxt, info)[i]
+    assert abs(final[0]) > 2.4 or abs(final[2]) > 0.2095
+    assert np.all(np.abs(nxt[i]) <= 0.05)
+
+
+def _agent(**kw):
+    config = dqn_lib.DQNConfig(
+        batch_size=4,
+        replay_capacity=64,
+        learning_starts=8,
+        train_frequency=2,
+        hidden_sizes=(8,),
+        **kw,
+    )
+    return config, dqn_lib.dqn(config, 3, np.zeros(2, np.float32), num_envs=2)
+
+
+def test_act_with_zero_epsilon_is_greedy():
+    _, agent = _agent()
+    state = agent.init(jax.random.PRNGKey(0))
+    obs = jax.random.normal(jax.random.PRNGKey(1), (2, 2))
+    actions = agent.act(state.params, jax.random.PRNGKey(2), obs, 0.0)
+    q = agent.q_values(state.params, obs)
+    np.testing.assert_array_equal(actions, np.argmax(np.asarray(q), -1))
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [{}, {"double": False, "dueling": True, "n_step": 2, "prioritized": True}],
+)
+def test_step_updates_when_due_and_copies_target_periodically(kw):
+    _, agent = _agent(target_update_period=3, target_tau=1.0, **kw)
+    step = jax.jit(agent.step, donate_argnums=0)
+    state = agent.init(jax.random.PRNGKey(0))
+    init_params = jax.tree.map(np.asarray, state.params)
+    obs = np.zeros((2, 2), np.float32)
+    for k in range(10):
+        nxt = np.full((2, 2), k + 1.0, np.float32)
+        tr = dqn_lib.Transition(
+            obs,
+            np.array([0, 1], np.int32),
+            np.ones(2, np.float32),
+            np.array([False, k == 5]),
+            np.zeros(2, bool),
+            nxt,
+        )
+        state, actions, metrics = step(state, tr, nxt)
+        obs = nxt
+        assert actions.shape == (2,)
+    # 20 env steps, learning starts at 8, one update per 2 steps: steps 8..20 -> 7.
+    assert int(state.env_steps) == 20
+    assert int(state.updates) == 7
+    assert np.isfinite(float(metrics["loss"]))
+    changed = jax.tree.map(
+        lambda a, b: not np.allclose(a, b), state.params, init_params
+    )
+    assert all(jax.tree.leaves(changed))
+    # Target copied at update 6 (period 3), online moved once more since.
+    diff = jax.tree.map(
+        lambda a, b: np.abs(a - b).max(), state.params, state.target_params
+    )
+    assert max(jax.tree.leaves(diff)) > 0
+
+
+def test_dueling_head_centres_advantages():
+    net = networks.QNetwork(3, hidden_sizes=(4,), dueling=True)
+    params = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 2)))
+    obs = jax.random.normal(jax.random.PRNGKey(1), (5, 2))
+    q = net.apply(params, obs)
+    h = networks.MLPTorso((4,)).apply({"params": params["params"]["MLPTorso_0"]}, obs)
+    value = (
+        h @ params["params"]["Dense_0"]["kernel"] + params["params"]["Dense_0"]["bias"]
+    )
+    # q − mean_a q = a − mean_a a, and mean_a q = v (advantages are centred).
+    np.testing.assert_allclose(q.mean(-1, keepdims=True), value, rtol=1e-5, atol=1e-6)
+
+
+def test_nature_torso_shapes_and_bad_torso():
+    net = networks.QNetwork(4, torso="nature")
+    x = jax.ShapeDtypeStruct((2, 84, 84, 4), jnp.uint8)
+    params = jax.eval_shape(net.init, jax.random.PRNGKey(0), x)
+    # 84 -> 21 (stride 4) -> 11 (stride 2) -> 11, SAME padding: 11*11*64 into 512.
+    assert params["params"]["NatureTorso_0"]["Dense_0"]["kernel"].shape == (7744, 512)
+    assert jax.eval_shape(net.apply, params, x).shape == (2, 4)
+    with pytest.raises(ValueError, match="torso"):
+        networks.QNetwork(2, torso="rnn").init(jax.random.PRNGKey(0), jnp.zeros((1, 3)))

@@ -1,0 +1,203 @@
+"""Training runtime: CLI train/eval/plot, checkpoints (atomic, torn never read),
+resume after SIGKILL equal to an uninterrupted run, mpirun -n 2 smoke."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+# The agent needs the replay package (merged separately from the runtime).
+pytest.importorskip("rlblocks.replay")
+
+from rlblocks.train import checkpoint, cli
+
+# A tiny budget: 2 envs, updates from step 64, small nets, no periodic evals.
+TINY = [
+    "--num_envs=2",
+    "--learning_starts=64",
+    "--batch_size=8",
+    "--hidden_sizes=16",
+    "--eval_episodes=2",
+    "--log_every=100",
+    "--eval_every=100000",
+    "--replay_capacity=2000",
+]
+BIN = os.path.dirname(sys.executable)
+
+
+def _train_cmd(run_dir, steps, *extra):
+    return [
+        "train",
+        "dqn",
+        "--env",
+        "CartPole-v1",
+        "--steps",
+        str(steps),
+        "--seed",
+        "3",
+        "--run-dir",
+        str(run_dir),
+        *TINY,
+        *extra,
+    ]
+
+
+def _leaves(tree):
+    import jax
+
+    return [np.asarray(x) for x in jax.tree.leaves(tree)]
+
+
+def test_cli_train_eval_plot(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert cli.main(_train_cmd(run, 400)) == 0
+    out = capsys.readouterr().out
+    assert "learning curve:" in out and (run / "learning_curve.png").exists()
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["env_steps"] == 400 and summary["ranks"] == 1
+    # One update per 2 env steps once 64 are collected: at 64, 66, ..., 400 -> 169.
+    assert summary["updates"] == (400 - 64) // 2 + 1
+    assert 8 <= summary["final_eval_mean"] <= 500
+    rows = (run / "train.csv").read_text().splitlines()
+    assert rows[0].startswith("env_steps,") and len(rows) == 1 + 4  # 100..400
+    assert cli.main(["eval", str(run), "--episodes", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert len(result["returns"]) == 2 and result["eval_mean"] >= 8
+    out_png = tmp_path / "both.png"
+    assert cli.main(["plot", str(run), str(run), "--out", str(out_png)]) == 0
+    assert out_png.stat().st_size > 1000
+
+
+def test_overrides_parse_types_and_reject_unknown_fields():
+    from rlblocks.agents import dqn as dqn_lib
+    from rlblocks.train import loop
+
+    run, agent = cli.parse_overrides(
+        [
+            "--n_step=5",
+            "--double=false",
+            "--hidden_sizes=32,16",
+            "--huber_delta=none",
+            "--learning-rate=3e-4",
+            "--env_id=Acrobot-v1",
+        ],
+        loop.RunConfig(),
+        dqn_lib.DQNConfig(),
+    )
+    assert (agent.n_step, agent.double, agent.hidden_sizes) == (5, False, (32, 16))
+    assert agent.huber_delta is None and agent.learning_rate == 3e-4
+    assert run.env_id == "Acrobot-v1"
+    with pytest.raises(ValueError, match="unknown config field 'nope'"):
+        cli.parse_overrides(["--nope=1"], loop.RunConfig())
+    with pytest.raises(ValueError, match="double must be true or false"):
+        cli.parse_overrides(["--double=maybe"], dqn_lib.DQNConfig())
+
+
+def test_torn_checkpoint_is_never_read(tmp_path):
+    d = str(tmp_path)
+    checkpoint.save_step(d, 100, {"step": 100})
+    path = checkpoint.save_step(d, 200, {"step": 200})
+    with open(path, "rb") as f:
+        blob = f.read()
+    with open(path, "wb") as f:  # a torn write: the tail is missing
+        f.write(blob[: len(blob) // 2])
+    with open(os.path.join(d, "ckpt-0000000300.pkl.tmp.1"), "wb") as f:
+        f.write(b"partial")  # a leftover temp file is not a checkpoint
+    with pytest.raises(ValueError, match="torn or corrupted"):
+        checkpoint.load(path)
+    assert checkpoint.latest(d) == (100, {"step": 100})
+    # keep=2: saving 400 and 500 removes 100 and 200.
+    checkpoint.save_step(d, 400, {"step": 400})
+    checkpoint.save_step(d, 500, {"step": 500})
+    assert checkpoint.latest(d) == (500, {"step": 500})
+    names = sorted(n for n in os.listdir(d) if n.endswith(".pkl"))
+    assert names == ["ckpt-0000000400.pkl", "ckpt-0000000500.pkl"]
+
+
+def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
+    steps = 1600
+    extra = ["--checkpoint_every=200"]
+    killed = tmp_path / "killed"
+    cmd = [
+        sys.executable,
+        "-m",
+        "rlblocks.train.cli",
+        *_train_cmd(killed, steps, *extra),
+    ]
+    log = open(tmp_path / "stderr.txt", "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log)
+    ckpts = killed / "checkpoints"
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if ckpts.exists() and any(n.endswith(".pkl") for n in os.listdir(ckpts)):
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    log.close()
+    assert proc.returncode == -signal.SIGKILL, (tmp_path / "stderr.txt").read_text()
+    step, _ = checkpoint.latest(str(ckpts))
+    assert 0 < step < steps
+    assert not (killed / "final_params.pkl").exists()
+    # Resume in this process, then run the same seed uninterrupted.
+    assert cli.main([*_train_cmd(killed, steps, *extra), "--resume"]) == 0
+    full = tmp_path / "full"
+    assert cli.main(_train_cmd(full, steps, *extra)) == 0
+    resumed = checkpoint.load(str(killed / "final_params.pkl"))
+    uninterrupted = checkpoint.load(str(full / "final_params.pkl"))
+    for a, b in zip(_leaves(resumed), _leaves(uninterrupted), strict=True):
+        np.testing.assert_array_equal(a, b)
+    rows = (killed / "train.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == list(range(100, steps + 1, 100))
+
+
+def test_sigterm_writes_a_checkpoint_and_exits(tmp_path, capsys):
+    run = tmp_path / "term"
+    log = run / "train.csv"
+
+    def send_sigterm_once_training():  # the loop has written a row: handler is set
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if log.exists() and len(log.read_text().splitlines()) > 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.01)
+
+    thread = threading.Thread(target=send_sigterm_once_training)
+    thread.start()
+    assert cli.main(_train_cmd(run, 10**6)) == 0
+    thread.join()
+    assert "interrupted at" in capsys.readouterr().out
+    step, saved = checkpoint.latest(str(run / "checkpoints"))
+    assert 0 < step < 10**6 and int(saved["state"].env_steps) == step
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # handler restored
+
+
+@pytest.mark.mpi
+def test_mpirun_two_ranks_smoke(tmp_path):
+    pytest.importorskip("rlblocks.distributed")
+    run = tmp_path / "mpi"
+    cmd = [
+        os.path.join(BIN, "mpirun"),
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "-n",
+        "2",
+        sys.executable,
+        "-m",
+        "rlblocks.train.cli",
+        *_train_cmd(run, 300, "--consistency_every=100"),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads((run / "summary.json").read_text())
+    # Two ranks of 300 steps each; only rank 0 logs and evaluates.
+    assert summary["ranks"] == 2 and summary["env_steps"] == 600
+    assert out.stdout.count("learning curve:") == 1
+    assert sorted(os.listdir(run / "checkpoints")) == ["rank0", "rank1"]
