@@ -280,3 +280,24 @@ def test_host_single_item_adds_match_model():
         match=r"items\.obs_tm1 must have a dtype of the same kind as float32",
     ):
         buf.add(state, item._replace(obs_tm1=np.zeros((1, 2), np.int32)))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: replay.uniform_buffer(8),
+        lambda: replay.prioritized_buffer(8),
+        lambda: replay.sequence_buffer(8, 2),
+    ],
+    ids=["uniform", "prioritized", "sequence"],
+)
+def test_init_state_can_be_donated(make):
+    # Each leaf must be a buffer of its own: XLA refuses to donate one buffer twice.
+    buf = make()
+    example = {"obs": jnp.zeros(4), "action": jnp.int32(0)}
+    state = buf.init(example)
+    leaves = jax.tree.leaves(state)
+    assert len({leaf.unsafe_buffer_pointer() for leaf in leaves}) == len(leaves)
+    add = jax.jit(buf.add, donate_argnums=0)
+    state = add(state, jax.tree.map(lambda x: jnp.stack([x, x + 1]), example))
+    assert int(state.size) == 2

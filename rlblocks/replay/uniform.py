@@ -28,10 +28,13 @@ class BufferState(NamedTuple):
 
 
 def init_state(example_item: Any, capacity: int) -> BufferState:
-    """Empty state: zero storage shaped like `example_item` with a [C] axis."""
-    zero = jnp.zeros((), jnp.int32)
+    """Empty state: zero storage shaped like `example_item` with a [C] axis.
+
+    Every leaf is a buffer of its own, so the state can be donated to `jax.jit`.
+    """
+    insert_pos, size, count = (jnp.zeros((), jnp.int32) for _ in range(3))
     items = _common.storage_like(example_item, capacity)
-    return BufferState(items=items, insert_pos=zero, size=zero, count=zero)
+    return BufferState(items=items, insert_pos=insert_pos, size=size, count=count)
 
 
 def add_items(state, items, capacity: int, mask=None):
