@@ -100,8 +100,9 @@ class DQNConfig:
     """C51: number N of atoms evenly spaced on [v_min, v_max]."""
     v_min: float = 0.0
     """C51: lowest atom (CartPole returns are >= 0)."""
-    v_max: float = 100.0
-    """C51: highest atom (CartPole values stay below 1 / (1 − γ) = 100)."""
+    v_max: float = 200.0
+    """C51: highest atom (CartPole values approach 1 / (1 − γ) = 100; a support
+    ending at 100 left them on the top atom and was less stable)."""
     num_quantiles: int = 51
     """QR-DQN: number N of quantiles, at fractions τᵢ = (2i + 1) / 2N."""
     quantile_huber: float = 1.0
