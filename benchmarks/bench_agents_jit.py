@@ -40,6 +40,11 @@ def configurations(quick: bool) -> list[tuple[str, int, ppo.PPOConfig]]:
     fast = dataclasses.replace(
         wide, num_envs=1024, num_steps=16, update_epochs=1, num_minibatches=1
     )
+    if quick:  # one learning configuration and the fastest one, small budgets
+        return [
+            ("ppo cartpole 4x128 (PureJaxRL settings)", 1, base),
+            ("ppo cartpole 1024x16, 1 epoch x 1 minibatch", 1, fast),
+        ]
     return [
         ("ppo cartpole 4x128 (PureJaxRL settings)", 1, base),
         # 16 seeds x 200k steps hung inside XLA here (see README): half the budget

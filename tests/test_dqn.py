@@ -1,6 +1,8 @@
 """DQN agent: transitions into replay (termination vs truncation, n-step), acting,
 target updates, networks."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -181,3 +183,93 @@ def test_nature_torso_shapes_and_bad_torso():
     assert jax.eval_shape(net.apply, params, x).shape == (2, 4)
     with pytest.raises(ValueError, match="torso"):
         networks.QNetwork(2, torso="rnn").init(jax.random.PRNGKey(0), jnp.zeros((1, 3)))
+
+
+# Distributional variants (C51, QR-DQN): heads, Q-values, one update, CLI.
+
+
+@pytest.mark.parametrize("dueling", [False, True])
+def test_distributional_head_shapes(dueling):
+    net = networks.QNetwork(3, hidden_sizes=(4,), dueling=dueling, num_atoms=5)
+    params = net.init(jax.random.PRNGKey(0), jnp.zeros((1, 2)))
+    assert net.apply(params, jnp.zeros((7, 2))).shape == (7, 3, 5)
+    for dist, n in (("c51", {"num_atoms": 5}), ("qr", {"num_quantiles": 4})):
+        _, agent = _agent(distributional=dist, dueling=dueling, **n)
+        state = jax.eval_shape(agent.init, jax.random.PRNGKey(0))
+        head = state.params["params"]["Dense_1" if dueling else "Dense_0"]
+        assert head["kernel"].shape == (8, 3 * next(iter(n.values())))  # [8, A·N]
+        q = jax.eval_shape(agent.q_values, state.params, jnp.zeros((6, 2)))
+        assert q.shape == (6, 3)
+
+
+def test_bad_distributional_name_raises():
+    with pytest.raises(ValueError, match="distributional"):
+        _agent(distributional="iqn")
+
+
+def test_c51_q_values_are_expectations_by_hand():
+    _, agent = _agent(distributional="c51", num_atoms=3, v_min=-1.0, v_max=1.0)
+    state = agent.init(jax.random.PRNGKey(0))
+    # Zero the torso's output layer weights; the head bias alone sets the logits.
+    logits = np.array([[0.0, 0.0, 0.0], [0.0, np.log(3.0), 0.0], [np.log(4), 0, 0]])
+    params = jax.tree.map(np.zeros_like, state.params)
+    params["params"]["Dense_0"]["bias"] = jnp.asarray(logits.reshape(-1), jnp.float32)
+    q = agent.q_values(params, jnp.ones((1, 2)))
+    # Atoms z = (-1, 0, 1). a0: p = (1/3, 1/3, 1/3): q = 0.
+    # a1: p = (1/5, 3/5, 1/5): q = -1/5 + 0 + 1/5 = 0.
+    # a2: p = (4/6, 1/6, 1/6): q = -4/6 + 0 + 1/6 = -0.5.
+    np.testing.assert_allclose(q, [[0.0, 0.0, -0.5]], atol=1e-6)
+
+
+def test_qr_q_values_are_quantile_means():
+    _, agent = _agent(distributional="qr", num_quantiles=2)
+    state = agent.init(jax.random.PRNGKey(0))
+    params = jax.tree.map(np.zeros_like, state.params)
+    # Head outputs per action (θ₁, θ₂): (1, 3), (−2, 0), (5, 5) -> means 2, −1, 5.
+    bias = jnp.asarray([1.0, 3.0, -2.0, 0.0, 5.0, 5.0])
+    params["params"]["Dense_0"]["bias"] = bias
+    q = agent.q_values(params, jnp.ones((1, 2)))
+    np.testing.assert_allclose(q, [[2.0, -1.0, 5.0]])
+
+
+@pytest.mark.parametrize("dist, double", [("c51", False), ("c51", True), ("qr", True)])
+def test_one_update_reduces_the_loss_on_a_fixed_batch(dist, double):
+    _, agent = _agent(distributional=dist, double=double, n_step=1, prioritized=True)
+    state = agent.init(jax.random.PRNGKey(0))
+    # Replay holds 4 copies of one transition, so any sample is the fixed batch.
+    tr = _transition([1.0, 1.0], [False, False], [False, False], a=[2, 2])
+    tr = tr._replace(obs_tm1=jnp.ones((2, 2)), obs_t=jnp.full((2, 2), 0.5))
+    state = agent.observe(agent.observe(state, tr), tr)
+    batch = dqn_lib.Stored(
+        jnp.ones((4, 2)), jnp.full(4, 2), jnp.ones(4), jnp.full(4, 0.99),
+        jnp.full((4, 2), 0.5),
+    )  # fmt: skip
+
+    loss_fn = jax.jit(agent.loss)
+    before, (td_error, _) = loss_fn(
+        state.params, state.target_params, batch, jnp.ones(4)
+    )
+    new_state, metrics = jax.jit(agent.update)(state)
+    after = loss_fn(new_state.params, new_state.target_params, batch, jnp.ones(4))[0]
+    np.testing.assert_allclose(metrics["loss"], before, rtol=1e-5)
+    assert after < before
+    # Priorities were rewritten from |td_error| (the prior max priority was 1).
+    assert not np.allclose(np.abs(td_error), 1.0)
+    assert not np.allclose(new_state.replay.sum_tree, state.replay.sum_tree)
+
+
+@pytest.mark.parametrize("agent_name", ["c51", "qr_dqn"])
+def test_cli_trains_distributional_agents(tmp_path, capsys, agent_name):
+    from rlblocks.train import cli
+
+    run = tmp_path / agent_name
+    argv = ["train", agent_name, "--steps", "100", "--run-dir", str(run)]
+    tiny = ["--num_envs=2", "--learning_starts=80", "--batch_size=8"]
+    tiny += ["--hidden_sizes=8", "--eval_episodes=1", "--eval_every=100000"]
+    tiny += ["--log_every=100", "--num_atoms=5", "--num_quantiles=5"]
+    assert cli.main(argv + tiny) == 0
+    assert "greedy eval" in capsys.readouterr().out
+    saved = json.loads((run / "config.json").read_text())["agent"]
+    assert saved["distributional"] == {"c51": "c51", "qr_dqn": "qr"}[agent_name]
+    assert cli.main(["eval", str(run), "--episodes", "1"]) == 0
+    assert json.loads(capsys.readouterr().out)["eval_mean"] >= 8

@@ -1,4 +1,4 @@
-"""DQN and its family (double, dueling, n-step, prioritized) composed from blocks.
+"""DQN and its family (double, dueling, n-step, prioritized, C51, QR-DQN) from blocks.
 
 `dqn(config, num_actions, example_obs, num_envs)` returns a `DQN` NamedTuple of pure
 functions over a `DQNState`:
@@ -10,15 +10,21 @@ functions over a `DQNState`:
 - `update(state)` samples replay and takes one gradient step on the TD loss.
 - `step(state, transition, obs)` fuses observe, update-when-due and act into one
   function, so a training loop makes one jitted call per vector-env step.
+- `q_values(params, obs)` gives action values [B, A] (the mean of the return
+  distribution for C51 and QR-DQN); `loss(params, target_params, batch, weights)`
+  is the TD loss of a `Stored` batch, `(loss, (td_error, q_pred))`.
 
 Everything is built from rlblocks primitives (`q_learning_loss`,
-`double_q_learning_loss`, `epsilon_greedy`, `linearly_decaying_epsilon`,
-`periodic_update`, `incremental_update`), `rlblocks.replay` buffers and flax networks.
+`double_q_learning_loss`, `categorical_q_learning_loss`,
+`categorical_double_q_learning_loss`, `quantile_q_learning_loss`, `epsilon_greedy`,
+`linearly_decaying_epsilon`, `periodic_update`, `incremental_update`),
+`rlblocks.replay` buffers and flax networks.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -85,6 +91,23 @@ class DQNConfig:
     """Widths of the MLP torso."""
     torso: str = "mlp"
     """"mlp" for vector observations, "nature" for images [H, W, C] uint8."""
+    distributional: str = "none"
+    """"none" for scalar Q-values; "c51" for a categorical return distribution on
+    fixed atoms (Bellemare et al., 2017); "qr" for quantile regression on fixed
+    fractions (QR-DQN, Dabney et al., 2018). Both act on the mean; `huber_delta` is
+    then unused."""
+    num_atoms: int = 51
+    """C51: number N of atoms evenly spaced on [v_min, v_max]."""
+    v_min: float = 0.0
+    """C51: lowest atom (CartPole returns are >= 0)."""
+    v_max: float = 200.0
+    """C51: highest atom (CartPole values approach 1 / (1 − γ) = 100; a support
+    ending at 100 left them on the top atom and was less stable)."""
+    num_quantiles: int = 51
+    """QR-DQN: number N of quantiles, at fractions τᵢ = (2i + 1) / 2N."""
+    quantile_huber: float = 1.0
+    """QR-DQN: threshold κ of the quantile Huber loss; 0 for the plain quantile
+    loss."""
 
 
 class Transition(NamedTuple):
@@ -131,6 +154,7 @@ class DQN(NamedTuple):
     step: Callable
     q_values: Callable
     epsilon: Callable
+    loss: Callable
 
 
 def dqn(
@@ -144,6 +168,7 @@ def dqn(
     """Build a DQN-family agent from blocks.
 
     Loss: mean_b w_b ρ(R_b + γⁿ_b q_target(s'_b, argmax_a q(s'_b, a)) − q(s_b, a_b))
+    (C51: cross-entropy to the projected target distribution; QR: quantile loss).
 
     Args:
       config: hyperparameters.
@@ -159,10 +184,27 @@ def dqn(
     References:
       Mnih et al., "Human-level control through deep reinforcement learning", 2015.
       van Hasselt et al., "Deep Reinforcement Learning with Double Q-learning", 2016.
+      Bellemare, Dabney and Munos, "A Distributional Perspective on Reinforcement
+      Learning", 2017.
+      Dabney et al., "Distributional Reinforcement Learning with Quantile
+      Regression", 2018.
     """
+    if config.distributional not in ("none", "c51", "qr"):
+        raise ValueError(
+            "distributional must be 'none', 'c51' or 'qr', "
+            f"got {config.distributional!r}"
+        )
+    num_atoms = {"none": None, "c51": config.num_atoms, "qr": config.num_quantiles}
     net = networks.QNetwork(
-        num_actions, config.torso, config.hidden_sizes, config.dueling
+        num_actions,
+        config.torso,
+        config.hidden_sizes,
+        config.dueling,
+        num_atoms[config.distributional],
     )
+    atoms = jnp.linspace(config.v_min, config.v_max, config.num_atoms)
+    n = config.num_quantiles
+    taus = (jnp.arange(n, dtype=jnp.float32) + 0.5) / n
     example_obs = jnp.asarray(example_obs)
     clip = (
         []
@@ -194,8 +236,14 @@ def dqn(
     )
     updates_per_step = max(num_envs // config.train_frequency, 1)
 
+    def to_q(out):
+        """Action values [B, A] from the head's output: E_z (C51), mean θ (QR)."""
+        if config.distributional == "c51":
+            return jnp.sum(jax.nn.softmax(out, axis=-1) * atoms, axis=-1)
+        return out.mean(axis=-1) if config.distributional == "qr" else out
+
     def q_values(params, obs):
-        return net.apply(params, obs)
+        return to_q(net.apply(params, obs))
 
     def init(key):
         key, net_key = jax.random.split(key)
@@ -242,23 +290,47 @@ def dqn(
             replay=new_replay, window=window, env_steps=state.env_steps + num_envs
         )
 
-    def loss_fn(params, target_params, batch, weights):
-        q_t = q_values(target_params, batch.obs_t)
+    def td_loss(out_tm1, batch, out_t, out_select, weights):
+        """The loss chosen by config; `out_select` (online at s') is None unless
+        double."""
+        mid = (batch.a_tm1, batch.r_t, batch.discount_t)
+        if config.distributional == "c51":
+            args = (atoms, out_tm1, *mid, atoms, out_t)
+            if out_select is None:
+                return rlb.categorical_q_learning_loss(*args, weights=weights)
+            selector = to_q(out_select)
+            return rlb.categorical_double_q_learning_loss(
+                *args, selector, weights=weights
+            )
+        if config.distributional == "qr":  # the loss takes quantiles [B, N, A]
+            swap = functools.partial(jnp.swapaxes, axis1=1, axis2=2)
+            select = out_t if out_select is None else out_select
+            args = (swap(out_tm1), taus, *mid, swap(select), swap(out_t))
+            return rlb.quantile_q_learning_loss(
+                *args, config.quantile_huber, weights=weights
+            )
         kwargs = {"weights": weights, "huber_delta": config.huber_delta}
+        if out_select is None:
+            return rlb.q_learning_loss(out_tm1, *mid, out_t, **kwargs)
+        return rlb.double_q_learning_loss(out_tm1, *mid, out_t, out_select, **kwargs)
+
+    def loss_fn(params, target_params, batch, weights):
+        out_t = net.apply(target_params, batch.obs_t)
+        out_select = None
         if config.double:  # one pass of the online net over s and s'
             both = jnp.concatenate([batch.obs_tm1, batch.obs_t])
-            q_tm1, q_select = jnp.split(q_values(params, both), 2)
-            args = (q_tm1, batch.a_tm1, batch.r_t, batch.discount_t, q_t)
-            return rlb.double_q_learning_loss(*args, q_select, **kwargs)
-        q_tm1 = q_values(params, batch.obs_tm1)
-        args = (q_tm1, batch.a_tm1, batch.r_t, batch.discount_t, q_t)
-        return rlb.q_learning_loss(*args, **kwargs)
+            out_tm1, out_select = jnp.split(net.apply(params, both), 2)
+        else:
+            out_tm1 = net.apply(params, batch.obs_tm1)
+        loss, extras = td_loss(out_tm1, batch, out_t, out_select, weights)
+        q_pred = rlb.batched_index(to_q(out_tm1), batch.a_tm1)
+        return loss, (extras.td_error, jax.lax.stop_gradient(q_pred))
 
     def update(state):
         key, sample_key = jax.random.split(state.key)
         sample = replay.sample(state.replay, sample_key, config.batch_size)
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        (loss, extras), grads = grad_fn(
+        (loss, (td_error, q_pred)), grads = grad_fn(
             state.params, state.target_params, sample.item, sample.weights
         )
         if grad_transform is not None:
@@ -267,7 +339,7 @@ def dqn(
         params = optax.apply_updates(state.params, deltas)
         new_replay = state.replay
         if config.prioritized:
-            priorities = jnp.abs(extras.td_error)
+            priorities = jnp.abs(td_error)
             new_replay = replay.update_priorities(
                 new_replay, sample.indices, priorities
             )
@@ -288,7 +360,7 @@ def dqn(
             key=key,
             updates=updates,
         )
-        return new_state, {"loss": loss, "q": extras.q_pred.mean()}
+        return new_state, {"loss": loss, "q": q_pred.mean()}
 
     def maybe_update(state):
         before = (state.env_steps - num_envs) // config.train_frequency
@@ -314,7 +386,7 @@ def dqn(
         metrics = dict(metrics, epsilon=eps)
         return state._replace(key=key), actions, metrics
 
-    return DQN(init, act, observe, update, step, q_values, epsilon)
+    return DQN(init, act, observe, update, step, q_values, epsilon, loss_fn)
 
 
 def to_replay_items(

@@ -1,7 +1,8 @@
 """Flax Q-networks: an MLP torso for vector observations, the Nature-DQN conv torso
 for images, and a plain or dueling head.
 
-Every network maps observations `[B, *obs_shape]` to action values `[B, A]`.
+Every network maps observations `[B, *obs_shape]` to action values `[B, A]`, or, with
+`num_atoms` set, to N outputs per action `[B, A, N]` (C51 logits or QR-DQN quantiles).
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ class QNetwork(nn.Module):
       torso: "mlp" for vectors, "nature" for images.
       hidden_sizes: MLP widths (ignored by the conv torso).
       dueling: use separate value and advantage streams.
+      num_atoms: None for action values [B, A]; N for N outputs per action
+        [B, A, N] (distributional heads; dueling then acts per atom).
 
     References:
       Wang et al., "Dueling Network Architectures for Deep Reinforcement Learning",
@@ -73,18 +76,23 @@ class QNetwork(nn.Module):
     torso: str = "mlp"
     hidden_sizes: Sequence[int] = (128, 128)
     dueling: bool = False
+    num_atoms: int | None = None
 
     @nn.compact
     def __call__(self, obs: ArrayLike) -> Array:
-        """Action values [B, A] of observations `obs` [B, *obs_shape]."""
+        """Action values [B, A] (or [B, A, N]) of observations `obs` [B, *obs_shape]."""
         if self.torso == "mlp":
             h = MLPTorso(tuple(self.hidden_sizes))(obs)
         elif self.torso == "nature":
             h = NatureTorso()(obs)
         else:
             raise ValueError(f"torso must be 'mlp' or 'nature', got {self.torso!r}")
+        n = self.num_atoms or 1
+        shape = (h.shape[0], self.num_actions, n)
         if not self.dueling:
-            return nn.Dense(self.num_actions)(h)
-        value = nn.Dense(1)(h)
-        advantage = nn.Dense(self.num_actions)(h)
-        return value + advantage - advantage.mean(axis=-1, keepdims=True)
+            out = nn.Dense(self.num_actions * n)(h).reshape(shape)
+        else:
+            value = nn.Dense(n)(h).reshape((h.shape[0], 1, n))
+            advantage = nn.Dense(self.num_actions * n)(h).reshape(shape)
+            out = value + advantage - advantage.mean(axis=1, keepdims=True)
+        return out[..., 0] if self.num_atoms is None else out

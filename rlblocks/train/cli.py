@@ -1,6 +1,7 @@
 """The `rlblocks` command line: train, eval and plot.
 
     rlblocks train dqn --env CartPole-v1 --steps 100000 --seed 0 [--field=value ...]
+    rlblocks train c51 ...     (dqn --distributional=c51; qr_dqn: --distributional=qr)
     rlblocks eval RUN_DIR [--episodes 10] [--which final|best]
     rlblocks plot RUN_DIR [RUN_DIR ...] [--out curve.png]
 
@@ -63,13 +64,21 @@ def _convert(text, hint, name):
     return base(float(text)) if base is int else base(text)
 
 
+# Agent names of `rlblocks train`: DQN variants as DQNConfig presets.
+AGENTS = {
+    "dqn": dqn_lib.DQNConfig(),
+    "c51": dqn_lib.DQNConfig(distributional="c51"),
+    "qr_dqn": dqn_lib.DQNConfig(distributional="qr"),
+}
+
+
 def _train(ns, extra):
-    if ns.agent != "dqn":
-        raise SystemExit(f"unknown agent {ns.agent!r}; available: dqn")
+    if ns.agent not in AGENTS:
+        raise SystemExit(f"unknown agent {ns.agent!r}; available: {', '.join(AGENTS)}")
     run = loop.RunConfig(env_id=ns.env, steps=ns.steps, seed=ns.seed)
     if ns.run_dir:
         run = dataclasses.replace(run, run_dir=ns.run_dir)
-    run, agent = parse_overrides(extra, run, dqn_lib.DQNConfig())
+    run, agent = parse_overrides(extra, run, AGENTS[ns.agent])
     summary = loop.train(run, agent, resume=ns.resume)
     if "final_eval_mean" in summary:
         print(
@@ -141,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train an agent (extra --field=value overrides)")
-    p.add_argument("agent", choices=["dqn"])
+    p.add_argument("agent", choices=sorted(AGENTS))
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--steps", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=0)
