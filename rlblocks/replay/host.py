@@ -36,20 +36,23 @@ class _Layout:
             type(storage) if self.flat and isinstance(storage, tuple) else None
         )
 
-    def single(self, items):
-        """Pairs for one exactly-typed item ([1, ...] leaves, same dtypes), or None."""
+    def single(self, items) -> bool:
+        """True for one exactly-typed item ([1, ...] leaves, same dtypes)."""
         if type(items) is not self.tuple_type:
-            return None
-        pairs = []
-        for (b, shape, dtype, scalar), x in zip(self.one, items, strict=True):
+            return False
+        for (_, shape, dtype, _), x in zip(self.one, items, strict=True):
             if (
                 type(x) is not np.ndarray
                 or x.shape != shape
                 or (x.dtype is not dtype and x.dtype != dtype)
             ):
-                return None
-            pairs.append((b, x[0] if scalar else x))
-        return pairs
+                return False
+        return True
+
+    def put(self, items, pos: int) -> None:
+        """Write the rows of a `single` item at slot `pos`."""
+        for (b, _, _, scalar), x in zip(self.one, items, strict=True):
+            b[pos] = x[0] if scalar else x
 
     def pairs(self, items):
         """[(storage_leaf, item_leaf)], checked; fast for flat tuples and dicts."""
@@ -90,11 +93,9 @@ def layout(storage) -> _Layout:
 def write(state: uniform.BufferState, items: Any, capacity: int, mask=None):
     """Write a batch in place; returns the slots written (a range or [n] array)."""
     lay = layout(state.items)
-    pairs = lay.single(items) if mask is None else None
-    if pairs is not None:  # fast path: one item, exact layout
-        pos = int(state.insert_pos)
-        for b, x in pairs:
-            b[pos] = x
+    if mask is None and lay.single(items):  # fast path: one item, exact layout
+        pos = state.insert_pos.item()
+        lay.put(items, pos)
         _advance(state, pos, 1, capacity)
         return range(pos, pos + 1)
     pairs = lay.pairs(items)
@@ -104,7 +105,7 @@ def write(state: uniform.BufferState, items: Any, capacity: int, mask=None):
         _common.check_mask(mask, n)
         pairs = [(b, x[mask]) for b, x in pairs]
         n = int(mask.sum())
-    pos = int(state.insert_pos)
+    pos = state.insert_pos.item()
     if pos + n <= capacity:
         for b, x in pairs:
             b[pos : pos + n] = x
@@ -119,11 +120,11 @@ def write(state: uniform.BufferState, items: Any, capacity: int, mask=None):
 
 
 def _advance(state, pos: int, n: int, capacity: int) -> None:
-    state.insert_pos[...] = (pos + n) % capacity
-    size = int(state.size)
+    state.insert_pos[()] = (pos + n) % capacity
+    size = state.size.item()
     if size < capacity:
-        state.size[...] = min(size + n, capacity)
-    state.count[...] = int(state.count) + n
+        state.size[()] = size + n if size + n < capacity else capacity
+    state.count[()] = state.count.item() + n
 
 
 def init_state(example_item: Any, capacity: int) -> uniform.BufferState:
