@@ -4,7 +4,7 @@ Same semantics and state layout as the in-jit buffers, but the state holds numpy
 arrays that `add` writes in place (it returns the same state object), so adding one
 transition costs about one numpy row write per leaf instead of a ~15 us jit dispatch.
 `sample` takes a `numpy.random.Generator` in place of a JAX key and delivers the
-batch as JAX arrays in one `jax.device_put` call.
+batch as JAX arrays in one transfer (one packed byte buffer, unpacked by one jit call).
 """
 
 from __future__ import annotations
