@@ -7,6 +7,7 @@ result of every call):
   * prioritized sample 256 + priority update in one jitted call;
   * host add of one transition (numpy ring baseline: one row write per field);
   * host sample of 256 delivered as JAX arrays (baseline: numpy gather + device_put);
+  * host prioritized sample of 256 + update of the sampled priorities;
   * memory of a 1M-capacity 84x84 uint8 transition buffer, from array shapes only.
 
 Usage: python benchmarks/bench_replay.py [--quick] [--repeats 15] [--capacity 100000]
@@ -254,6 +255,26 @@ def bench_host(capacity, repeats):
         "numpy_plus_device_put_with_indices": lambda: ring.sample(rng, 256, True),
     }
     report("host_sample_256_as_jax", race(contenders, 300, repeats))
+    host_prioritized(capacity, repeats)
+
+
+def host_prioritized(capacity, repeats):
+    """Host prioritized sample 256 + update_priorities of the sampled indices."""
+    ours = replay.host_prioritized_buffer(capacity, alpha=0.6, beta=0.4)
+    state = ours.init(example())
+    ours.add(state, transition(capacity))
+    rng = np.random.default_rng(0)
+    priorities = rng.random(256) * 10
+
+    def step():
+        out = ours.sample(state, rng, 256)
+        ours.update_priorities(state, out.indices, priorities)
+        return out
+
+    report(
+        "host_prioritized_sample_256_plus_update",
+        race({"rlblocks": step}, 100, repeats),
+    )
 
 
 def tree_bytes(tree) -> int:

@@ -301,3 +301,36 @@ def test_init_state_can_be_donated(make):
     add = jax.jit(buf.add, donate_argnums=0)
     state = add(state, jax.tree.map(lambda x: jnp.stack([x, x + 1]), example))
     assert int(state.size) == 2
+
+
+def test_host_sample_is_bit_exact_for_every_packed_dtype():
+    # Sampled rows travel packed in one byte buffer and are bitcast back on the
+    # device; each leaf must equal the numpy gather storage[indices] bit for bit,
+    # including bool, 1- and 2-byte leaves. float64 (converted by JAX without x64)
+    # takes the per-array path and arrives as float32.
+    rng = np.random.default_rng(3)
+    n = 12
+    items = {
+        "u8": rng.integers(0, 256, (n, 2, 3)).astype(np.uint8),
+        "b": rng.random(n) < 0.5,
+        "i8": rng.integers(-128, 128, (n, 2)).astype(np.int8),
+        "f16": rng.normal(size=n).astype(np.float16),
+        "u16": rng.integers(0, 2**16, n).astype(np.uint16),
+        "i32": rng.integers(-(2**31), 2**31, (n, 3)).astype(np.int32),
+    }
+    example = {k: v[0] for k, v in items.items()}
+    for make in (replay.host_uniform_buffer, replay.host_prioritized_buffer):
+        buf = make(8)
+        state = buf.add(buf.init(example), items)
+        out = buf.sample(state, np.random.default_rng(0), 7)
+        idx = np.asarray(out.indices)
+        for k, stored in state.items.items():
+            got = out.item[k]
+            assert isinstance(got, jax.Array) and got.dtype == stored.dtype
+            np.testing.assert_array_equal(np.asarray(got), stored[idx])
+    buf = replay.host_uniform_buffer(4)
+    state = buf.add(buf.init({"x": np.zeros(2)}), {"x": np.arange(6.0).reshape(3, 2)})
+    out = buf.sample(state, np.random.default_rng(0), 5)
+    assert out.item["x"].dtype == jnp.float32
+    want = np.arange(6.0).reshape(3, 2)[np.asarray(out.indices)]
+    np.testing.assert_array_equal(np.asarray(out.item["x"]), want)

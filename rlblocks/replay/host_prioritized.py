@@ -91,12 +91,14 @@ def host_prioritized_buffer(
         leaves = state.sum_tree.shape[0] // 2
         if isinstance(slots, range):
             nodes = slice(slots.start + leaves, slots.stop + leaves)
+            nodes = nodes.start if n == 1 else nodes
         else:
             nodes = slots + leaves
-        value = float(state.max_priority) ** alpha
+        value = state.max_priority.item() ** alpha
         state.sum_tree[nodes] = value
         state.min_tree[nodes] = value if value > 0 else np.inf
-        state.stale[...] = min(int(state.stale) + n, capacity)
+        stale = state.stale.item() + n
+        state.stale[()] = stale if stale < capacity else capacity
         return state
 
     def can_sample(state) -> bool:
