@@ -109,6 +109,17 @@ def machine() -> dict:
     return facts
 
 
+def flatten(record: dict, prefix: str = "") -> dict:
+    """Nested dicts become dotted keys: {"us": {"ours": 1}} -> {"us.ours": 1}."""
+    flat = {}
+    for key, value in record.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
 def _fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -126,7 +137,7 @@ def markdown(records: list[dict], facts: dict, runs: list[dict], quick: bool) ->
     lines.append("")
     for run_facts in runs:
         stem = run_facts["script"].removesuffix(".py")
-        rows = [r for r in records if r["script"] == stem]
+        rows = [flatten(r) for r in records if r["script"] == stem]
         lines += [f"## {stem}", "", f"Runs: {run_facts['runs']}", ""]
         if not rows:
             lines += ["No records.", ""]
