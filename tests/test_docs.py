@@ -93,3 +93,51 @@ def test_mkdocs_builds_strict(tmp_path):
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "WARNING" not in out.stderr, out.stderr
+    page = (tmp_path / "site" / "api" / "value_learning" / "index.html").read_text()
+    # q_learning's equation line is typeset; NamedTuple field accessors are hidden
+    assert 'alttext="δ = rₜ + γₜ maxₐ q(sₜ, a) − q(sₜ₋₁, aₜ₋₁)"' in page
+    assert "Alias for field number" not in page
+
+
+def _load_equations():
+    spec = importlib.util.spec_from_file_location(
+        "equations", ROOT / "docs" / "equations.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_equation_line_becomes_mathml():
+    eq = _load_equations()
+    got = eq.to_mathml("δ = rₜ₊₁ + γ_b x² if x ≤ `k`")
+    row = (
+        "<mi>δ</mi><mo>=</mo>"
+        "<msub><mi>r</mi><mrow><mi>t</mi><mo>+</mo><mn>1</mn></mrow></msub><mo>+</mo>"
+        "<msub><mi>γ</mi><mrow><mi>b</mi></mrow></msub>"
+        '<mspace width="0.25em"></mspace>'  # a space between two factors
+        "<msup><mi>x</mi><mrow><mn>2</mn></mrow></msup>"
+        "<mtext>\u00a0if\u00a0</mtext><mi>x</mi><mo>≤</mo>"
+        '<mtext mathvariant="monospace">k</mtext>'
+    )
+    alt = "δ = rₜ₊₁ + γ_b x² if x ≤ `k`"
+    assert got == f'<math display="block" alttext="{alt}"><mrow>{row}</mrow></math>'
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "math", "prose"),
+    [
+        (
+            "ḡ = (1/N) Σᵣ gᵣ. With identical parameters.",
+            "ḡ = (1/N) Σᵣ gᵣ",
+            "With identical parameters.",
+        ),
+        ("r = 1; t = |x| > 2.4.", "r = 1; t = |x| > 2.4", ""),
+        ("h = f(a, b); the ranks compare it", "h = f(a, b)", "The ranks compare it"),
+        ("b = npz{k: v}", "b = npz{k: v}", ""),  # no split inside brackets
+        ("Args:\n  x: y = 1", "", "Args:\n  x: y = 1"),
+        ("Prose without a relation.", "", "Prose without a relation."),
+    ],
+)
+def test_split_equation(paragraph, math, prose):
+    assert _load_equations().split_equation(paragraph) == (math, prose)
