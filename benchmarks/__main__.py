@@ -128,12 +128,48 @@ def _fmt(value) -> str:
     return str(value)
 
 
+RATIO_KEY = re.compile(r"ratio|speedup|scaling|(^|\.)vs_")
+SPREAD_KEY = re.compile(r"iqr|spread")
+MARKER = re.compile(r"/done$")
+
+
+def coverage(records: list[dict]) -> list[str]:
+    """Describe every record that lacks a ratio to its peer or a spread over repeats.
+
+    A key counts as a ratio when its dotted name contains "ratio", "speedup",
+    "scaling" or a "vs_" part, and as a spread when it contains "iqr" or "spread".
+    Marker records (``{"bench": ".../done"}``) are skipped.
+    """
+    missing = []
+    for r in records:
+        flat = flatten(r)
+        if MARKER.search(str(flat.get("bench", ""))):
+            continue
+        lacks = [
+            what
+            for what, pattern in (("ratio", RATIO_KEY), ("spread", SPREAD_KEY))
+            if not any(pattern.search(k) for k in flat)
+        ]
+        if lacks:
+            label = flat.get("name") or flat.get("bench") or flat.get("config", "?")
+            missing.append(f"{r['script']}: {label} (no {' or '.join(lacks)})")
+    return missing
+
+
 def markdown(records: list[dict], facts: dict, runs: list[dict], quick: bool) -> str:
     """Render the results as one table per script, with machine facts on top."""
     mode = "quick" if quick else "full"
     lines = ["# Benchmark results", ""]
     lines += [f"Mode: {mode}; total {facts['total_seconds']:.0f} s.", ""]
     lines += [f"- {k}: {v}" for k, v in facts.items() if k != "total_seconds"]
+    lines.append("")
+    missing = coverage(records)
+    lines += ["## Ratios and spreads", ""]
+    if missing:
+        lines += ["Records without a ratio to a peer or a spread:", ""]
+        lines += [f"- {m}" for m in missing]
+    else:
+        lines.append("Every record has a ratio to its peer and a spread over repeats.")
     lines.append("")
     for run_facts in runs:
         stem = run_facts["script"].removesuffix(".py")
@@ -177,6 +213,36 @@ def plot_allreduce(records: list[dict], path: pathlib.Path) -> bool:
     return True
 
 
+def plot_learning_curves(records: list[dict], path: pathlib.Path) -> bool:
+    """Return against env steps for every record carrying a `curve`, if any.
+
+    A curve is ``{"label": str, "steps": [...], "returns": [[...] per seed]}``; the
+    plot shows the mean over seeds and the min-max band.
+    """
+    curves = [r["curve"] for r in records if isinstance(r.get("curve"), dict)]
+    if not curves:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for curve in curves:
+        steps, runs = np.asarray(curve["steps"]), np.asarray(curve["returns"], float)
+        runs = runs.reshape(-1, steps.size)
+        ax.plot(steps, runs.mean(0), label=f"{curve['label']} ({len(runs)} seeds)")
+        ax.fill_between(steps, runs.min(0), runs.max(0), alpha=0.2)
+    ax.set(xlabel="env steps (per seed)", ylabel="episode return")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def main(argv=None) -> int:
     """Run the suite; return 0 if every script exited cleanly."""
     parser = argparse.ArgumentParser(description="Run the rlblocks benchmark suite.")
@@ -201,6 +267,8 @@ def main(argv=None) -> int:
     )
     if plot_allreduce(records, RESULTS / "allreduce.png"):
         print(f"wrote {RESULTS / 'allreduce.png'}")
+    if plot_learning_curves(records, RESULTS / "learning_curves.png"):
+        print(f"wrote {RESULTS / 'learning_curves.png'}")
     print(f"wrote {RESULTS / 'latest.md'} in {facts['total_seconds']:.0f} s")
     failed = [r for f in runs for r in f["runs"] if r["exit"] != 0]
     return 1 if failed else 0

@@ -1,0 +1,35 @@
+"""The benchmark runner's report: ratio/spread coverage and the learning-curve plot."""
+
+import importlib
+
+runner = importlib.import_module("benchmarks.__main__")
+
+
+def test_coverage_names_records_without_ratio_or_spread():
+    records = [
+        # complete: a nested ratio ("us.vs_peer") and an interquartile range
+        {"script": "bench_a", "bench": "a", "us": {"vs_peer": 0.9}, "iqr_us": 1.0},
+        {"script": "bench_b", "name": "b1", "speedup": 2.0},  # no spread
+        {"script": "bench_c", "bench": "c", "median_us": 3.0},  # neither
+        {"script": "bench_d", "bench": "agents/done"},  # a marker, skipped
+    ]
+    assert runner.coverage(records) == [
+        "bench_b: b1 (no spread)",
+        "bench_c: c (no ratio or spread)",
+    ]
+
+
+def test_markdown_lists_missing_ratios():
+    records = [{"script": "bench_c", "ranks": 1, "bench": "c", "median_us": 3.0}]
+    runs = [{"script": "bench_c.py", "runs": [{"ranks": 1, "exit": 0}]}]
+    text = runner.markdown(records, {"total_seconds": 1.0}, runs, quick=True)
+    assert "- bench_c: c (no ratio or spread)" in text
+    assert "| 1 | c | 3 |" in text
+
+
+def test_learning_curve_plot(tmp_path):
+    curve = {"label": "ppo", "steps": [0, 10, 20], "returns": [[1, 5, 9], [2, 6, 8]]}
+    path = tmp_path / "curves.png"
+    assert not runner.plot_learning_curves([{"bench": "x"}], path)
+    assert runner.plot_learning_curves([{"bench": "x", "curve": curve}], path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
