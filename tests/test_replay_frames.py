@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from rlblocks import replay
-from rlblocks.replay import sum_tree
 from tests.reference import FrameModel
 
 EXAMPLE = replay.Transition(
@@ -101,7 +100,7 @@ class FrameMachine(RuleBasedStateMachine):
     def matches_model(self):
         b = self.model.base
         assert int(self.state.slots.size) == b.size
-        leaves = np.asarray(sum_tree.leaves(self.state.sum_tree))
+        leaves = np.asarray(self.state.sum_tree)[self.state.sum_tree.shape[0] // 2 :]
         want = [1.0 if i in self.model.sampleable() else 0.0 for i in range(b.capacity)]
         assert leaves[: b.capacity].tolist() == want
         frames = np.asarray(self.state.slots.items["frame"])
@@ -133,10 +132,9 @@ def test_hand_computed_layout_and_memory():
     shared = jax.eval_shape(replay.frame_sharing_buffer(10**6).init, EXAMPLE)
     size = lambda tree: sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(tree))  # noqa: E731
     # naive per slot: 2 + 4 + 4 + 4 + 2 = 16 bytes; shared: 2 + 4 + 4 + 4 + 1 = 15
-    # bytes plus two float32 trees; 10**6 leaves need 20 bits, so 4 levels of
-    # K = 32: 1 + 32 + 32**2 + 32**3 + 32**4 = 1_082_401 nodes each.
+    # bytes plus two float32 trees of 2 * 2**20 nodes (16 MiB).
     assert size(naive) == 16 * 10**6 + 12
-    assert size(shared) == 15 * 10**6 + 2 * 4 * 1_082_401 + 12
+    assert size(shared) == 15 * 10**6 + 2 * 4 * 2**21 + 12
 
 
 def test_errors():

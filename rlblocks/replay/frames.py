@@ -21,18 +21,18 @@ import jax
 import jax.numpy as jnp
 
 from rlblocks._src.types import Array, ArrayLike
-from rlblocks.replay import _common, _random, n_step, sum_tree, uniform
+from rlblocks.replay import _common, n_step, sum_tree, uniform
 
 
 class FrameState(NamedTuple):
-    """State of a frame-sharing buffer of C slots (N tree nodes: see `sum_tree`).
+    """State of a frame-sharing buffer of C slots (L = next power of two >= C).
 
     Attributes:
       slots: `BufferState` whose items are {"frame": obs pytree [C, *obs_shape],
         "step": (a_tm1, r_t, discount_t) leaves [C, ...], "is_step": [C] bool}.
-      sum_tree: [N] float32 wide sum tree, leaf i = 1 if slot i can be sampled (a
+      sum_tree: [2L] float32 sum tree, leaf i = 1 if slot i can be sampled (a
         transition whose previous frame is still held), else 0.
-      min_tree: [N] float32 min tree of the same leaves (kept by the tree code).
+      min_tree: [2L] float32 min tree of the same leaves (kept by the tree code).
     """
 
     slots: uniform.BufferState
@@ -136,14 +136,14 @@ def frame_sharing_buffer(capacity: int, *, min_size: int = 1) -> _common.Buffer:
         return FrameState(slots, *trees)
 
     def can_sample(state: FrameState) -> Array:
-        return sum_tree.total(state.sum_tree) >= min_size
+        return state.sum_tree[1] >= min_size
 
     def sample(state: FrameState, key: Array, batch_size: int):
         batch_size = _common.check_batch_size(batch_size)
         ok = can_sample(state)
-        _common.raise_if_cannot_sample(ok, sum_tree.total(state.sum_tree), min_size)
-        total = sum_tree.total(state.sum_tree)
-        targets = _random.uniform(key, batch_size) * total
+        _common.raise_if_cannot_sample(ok, state.sum_tree[1], min_size)
+        total = state.sum_tree[1]
+        targets = jax.random.uniform(key, (batch_size,)) * total
         idx = jnp.minimum(sum_tree.find(state.sum_tree, targets), capacity - 1)
         rows = _common.gather_items(state.slots.items, idx)
         before = _common.gather_items(state.slots.items["frame"], (idx - 1) % capacity)

@@ -12,16 +12,15 @@ from rlblocks.replay import _common, host, prioritized, sum_tree
 
 
 class HostPrioritizedState(NamedTuple):
-    """Numpy state of a host prioritized buffer of capacity C (N tree nodes).
+    """Numpy state of a host prioritized buffer of capacity C (L = pow2 >= C).
 
     Attributes:
       items: the example item's pytree, each leaf [C, *leaf_shape] numpy array.
       insert_pos: [] int64 slot the next item is written to.
       size: [] int64 number of items held, <= C.
       count: [] int64 number of items ever added (the step of a beta schedule).
-      sum_tree: [N] float64 wide sum tree (see `sum_tree`); leaf i holds
-        (p_i + epsilon)^alpha.
-      min_tree: [N] float64 min tree over the positive leaves.
+      sum_tree: [2L] float64 sum tree; leaf i holds (p_i + epsilon)^alpha.
+      min_tree: [2L] float64 min tree over the positive leaves.
       max_priority: [] float64 largest p + epsilon seen; new items get it.
       stale: [] int64 newest items whose leaves are set but whose ancestors are
         recomputed lazily, on the next `sample` (so `add` stays O(1)).
@@ -89,7 +88,7 @@ def host_prioritized_buffer(
     def add(state, items: Any, *, mask: ArrayLike | None = None):
         slots = host.write(state, items, capacity, mask)
         n = len(slots)
-        leaves = sum_tree.leaf_offset(state.sum_tree)
+        leaves = state.sum_tree.shape[0] // 2
         if isinstance(slots, range):
             nodes = slice(slots.start + leaves, slots.stop + leaves)
             nodes = nodes.start if n == 1 else nodes
@@ -110,22 +109,21 @@ def host_prioritized_buffer(
         _common.raise_if_cannot_sample(can_sample(state), state.size, min_size)
         rng = host.check_rng(rng)
         _flush(state, capacity)
-        total = sum_tree.total(state.sum_tree)
+        total = state.sum_tree[1]
         targets = (np.arange(batch_size) + rng.random(batch_size)) * (
             total / batch_size
         )
         indices = np.minimum(sum_tree.np_find(state.sum_tree, targets), capacity - 1)
-        leaf = state.sum_tree[indices + sum_tree.leaf_offset(state.sum_tree)]
+        leaf = state.sum_tree[indices + state.sum_tree.shape[0] // 2]
         b = prioritized.beta_at(beta, int(state.count))
-        low = sum_tree.total(state.min_tree)
-        weights = prioritized.importance_weights(leaf, low, b)
+        weights = prioritized.importance_weights(leaf, state.min_tree[1], b)
         return host.deliver(state.items, indices, weights.astype(np.float32))
 
     def update_priorities(state, indices: ArrayLike, priorities: ArrayLike):
         indices, priorities = np.asarray(indices), np.asarray(priorities)
         prioritized.check_priority_args(indices, priorities, state.size)
         p = priorities.astype(np.float64) + epsilon
-        nodes = indices.astype(np.int64) + sum_tree.leaf_offset(state.sum_tree)
+        nodes = indices.astype(np.int64) + state.sum_tree.shape[0] // 2
         state.sum_tree[nodes] = p**alpha  # numpy: the last of repeated indices wins
         state.min_tree[nodes] = np.where(p**alpha > 0, p**alpha, np.inf)
         stale = int(state.stale)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -15,15 +14,15 @@ from rlblocks.replay import _common, sum_tree, uniform
 
 
 class PrioritizedState(NamedTuple):
-    """State of a prioritized buffer of capacity C (N nodes: see `sum_tree`).
+    """State of a prioritized buffer of capacity C (L = next power of two >= C).
 
     Attributes:
       items: the example item's pytree, each leaf [C, *leaf_shape] of its dtype.
       insert_pos: [] int32 slot the next item is written to.
       size: [] int32 number of items held, <= C.
       count: [] int32 number of items ever added (the step of a beta schedule).
-      sum_tree: [N] float32 wide sum tree; leaf i holds (p_i + epsilon)^alpha.
-      min_tree: [N] float32 min tree over the positive leaves (+inf if none).
+      sum_tree: [2L] float32 sum tree; leaf i holds (p_i + epsilon)^alpha.
+      min_tree: [2L] float32 min tree over the positive leaves (+inf if none).
       max_priority: [] float32 largest p + epsilon seen; new items get it.
     """
 
@@ -49,6 +48,14 @@ def check_priority_args(indices, priorities, size) -> None:
     idx, n = np.asarray(indices), None if _common.is_traced(size) else int(size)
     if n is not None and (np.any(idx < 0) or np.any(idx >= n)):
         raise ValueError(f"indices must lie in [0, size={n}), got {idx}")
+
+
+def last_occurrence(indices) -> Array:
+    """[K] bool: true at the last occurrence of each index value (stable sort)."""
+    order = jnp.argsort(indices, stable=True)
+    ordered = indices[order]
+    last = jnp.append(ordered[1:] != ordered[:-1], True)
+    return jnp.zeros(indices.shape, bool).at[order].set(last)
 
 
 def importance_weights(leaf, min_leaf, beta) -> Array:
@@ -128,12 +135,10 @@ def prioritized_buffer(
         batch_size = _common.check_batch_size(batch_size)
         ok = can_sample(state)
         _common.raise_if_cannot_sample(ok, state.size, min_size)
-        mass = sum_tree.total(state.sum_tree)
-        targets = sum_tree.stratified_targets(key, mass, batch_size)
+        targets = sum_tree.stratified_targets(key, state.sum_tree[1], batch_size)
         indices = jnp.minimum(sum_tree.find(state.sum_tree, targets), capacity - 1)
-        leaf = state.sum_tree[indices + sum_tree.leaf_offset(state.sum_tree)]
-        low = sum_tree.total(state.min_tree)
-        w = importance_weights(leaf, low, beta_at(beta, state.count))
+        leaf = state.sum_tree[indices + state.sum_tree.shape[0] // 2]
+        w = importance_weights(leaf, state.min_tree[1], beta_at(beta, state.count))
         weights = jnp.where(ok, w, 0.0).astype(jnp.float32)
         item = _common.gather_items(state.items, indices)
         return _common.ReplaySample(item=item, indices=indices, weights=weights)
@@ -142,19 +147,13 @@ def prioritized_buffer(
         state: PrioritizedState, indices: ArrayLike, priorities: ArrayLike
     ) -> PrioritizedState:
         check_priority_args(indices, priorities, state.size)
-        # The barrier orders every read of the trees that produced `indices` (a
-        # sample in the same jitted step) before the in-place writes below;
-        # without it XLA recomputes parts of that sample after them and so copies
-        # the trees on every call.
-        trees, indices, p = jax.lax.optimization_barrier(
-            (
-                (state.sum_tree, state.min_tree),
-                jnp.asarray(indices, jnp.int32),
-                jnp.asarray(priorities, jnp.float32) + epsilon,
-            )
-        )
+        indices = jnp.asarray(indices, jnp.int32)
+        p = jnp.asarray(priorities, jnp.float32) + epsilon
         valid = (indices >= 0) & (indices < state.size) & jnp.isfinite(p) & (p >= 0)
-        trees = sum_tree.set_leaves(*trees, indices, p**alpha, valid, last_wins=True)
+        keep = valid & last_occurrence(jnp.where(valid, indices, -1))
+        trees = sum_tree.set_leaves(
+            state.sum_tree, state.min_tree, indices, p**alpha, keep
+        )
         top = jnp.max(jnp.where(valid, p, 0.0), initial=0.0)
         return state._replace(
             sum_tree=trees[0],
