@@ -334,3 +334,63 @@ def test_host_sample_is_bit_exact_for_every_packed_dtype():
     assert out.item["x"].dtype == jnp.float32
     want = np.arange(6.0).reshape(3, 2)[np.asarray(out.indices)]
     np.testing.assert_array_equal(np.asarray(out.item["x"]), want)
+
+
+# --- index draws (straight-line Threefry) -----------------------------------------
+
+
+def test_threefry_matches_jax_primitive():
+    from jax.extend.random import threefry2x32_p
+
+    from rlblocks.replay import _random
+
+    words = jax.random.key_data(jax.random.key(11))
+    counters = jnp.arange(64, dtype=jnp.uint32)
+    want = threefry2x32_p.bind(words[0], words[1], jnp.zeros_like(counters), counters)
+    got = _random.hashed_counters(words, 64)
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+    # The float draw is bit for bit jax.random.uniform (same counters, x0 ^ x1).
+    key = jax.random.key(5)
+    np.testing.assert_array_equal(
+        np.asarray(_random.uniform(key, 300)),
+        np.asarray(jax.random.uniform(key, (300,))),
+    )
+
+
+@pytest.mark.parametrize("high", [1, 2, 3, 7, 100_000, 2**31 - 1])
+def test_integers_are_the_64_bit_multiply_high(high):
+    from rlblocks.replay import _random
+
+    key = jax.random.key(3)
+    got = np.asarray(jax.jit(_random.integers, static_argnums=2)(key, high, 500))
+    h, lo = (
+        np.asarray(x) for x in _random.hashed_counters(jax.random.key_data(key), 500)
+    )
+    # i = floor((2^32 h + l) high / 2^64), in exact Python integers.
+    want = [((int(a) << 32) + int(b)) * high >> 64 for a, b in zip(h, lo, strict=True)]
+    np.testing.assert_array_equal(got, want)
+    assert got.min() >= 0 and got.max() < high
+
+
+def test_integers_raw_and_other_keys():
+    from rlblocks.replay import _random
+
+    # A raw uint32[2] key gives the same draws as the typed key with that data.
+    typed = _random.integers(jax.random.key(4), 10, 50)
+    raw = _random.integers(jax.random.PRNGKey(4), 10, 50)
+    np.testing.assert_array_equal(np.asarray(typed), np.asarray(raw))
+    # Another PRNG implementation falls back to jax.random.randint.
+    rbg = jax.random.key(4, impl="rbg")
+    want = jax.random.randint(rbg, (50,), 0, 10, dtype=jnp.int32)
+    np.testing.assert_array_equal(np.asarray(_random.integers(rbg, 10, 50)), want)
+
+
+def test_integer_frequencies_are_uniform():
+    from rlblocks.replay import _random
+
+    # 100k draws over 7 values: each count is 100000/7 = 14285.7 +- 4.5 sigma
+    # (sigma = sqrt(100000 * 1/7 * 6/7) = 110.7).
+    draws = np.asarray(_random.integers(jax.random.key(9), 7, 100_000))
+    counts = np.bincount(draws, minlength=7)
+    assert np.all(np.abs(counts - 100_000 / 7) < 4.5 * 110.7), counts

@@ -28,31 +28,35 @@ class _Layout:
         self.spec = [(b, b.shape[1:], b.dtype.kind) for b in self.leaves]
         flat = isinstance(storage, tuple | dict) and len(self.leaves) == len(storage)
         self.flat = flat and all(type(b) is np.ndarray for b in self.leaves)
-        # (leaf, item shape, dtype, scalar): a [1, *shape] item row is written as
-        # is (numpy drops the leading 1); a scalar leaf takes the numpy scalar x[0].
-        self.one = [(b, (1, *b.shape[1:]), b.dtype, b.ndim == 1) for b in self.leaves]
+        # One exactly-typed item: leaves shaped [1, *shape] with the storage dtypes.
+        self.one_shapes = [(1, *b.shape[1:]) for b in self.leaves]
+        self.dtypes = [b.dtype for b in self.leaves]
         self.packers: dict = {}
         self.tuple_type = (
             type(storage) if self.flat and isinstance(storage, tuple) else None
         )
 
-    def single(self, items) -> bool:
-        """True for one exactly-typed item ([1, ...] leaves, same dtypes)."""
-        if type(items) is not self.tuple_type:
-            return False
-        for (_, shape, dtype, _), x in zip(self.one, items, strict=True):
-            if (
-                type(x) is not np.ndarray
-                or x.shape != shape
-                or (x.dtype is not dtype and x.dtype != dtype)
-            ):
-                return False
-        return True
+    def add_one(self, state, items, capacity: int) -> int | None:
+        """Write one exactly-typed item at `insert_pos`, advance, return its slot.
 
-    def put(self, items, pos: int) -> None:
-        """Write the rows of a `single` item at slot `pos`."""
-        for (b, _, _, scalar), x in zip(self.one, items, strict=True):
-            b[pos] = x[0] if scalar else x
+        The check is two list comparisons (shapes, then dtypes, which compare by
+        identity first), so a well-formed single item costs about one row write per
+        leaf; anything else returns None (nothing written) for the checked path.
+        """
+        if type(items) is not self.tuple_type:
+            return None
+        try:
+            if [x.shape for x in items] != self.one_shapes:
+                return None
+            if [x.dtype for x in items] != self.dtypes:
+                return None
+        except AttributeError:  # a leaf that is not an array
+            return None
+        pos = state.insert_pos.item()
+        for b, x in zip(self.leaves, items, strict=True):
+            b[pos] = x[0]
+        _advance(state, pos, 1, capacity)
+        return pos
 
     def pairs(self, items):
         """[(storage_leaf, item_leaf)], checked; fast for flat tuples and dicts."""
@@ -93,11 +97,10 @@ def layout(storage) -> _Layout:
 def write(state: uniform.BufferState, items: Any, capacity: int, mask=None):
     """Write a batch in place; returns the slots written (a range or [n] array)."""
     lay = layout(state.items)
-    if mask is None and lay.single(items):  # fast path: one item, exact layout
-        pos = state.insert_pos.item()
-        lay.put(items, pos)
-        _advance(state, pos, 1, capacity)
-        return range(pos, pos + 1)
+    if mask is None:
+        pos = lay.add_one(state, items, capacity)  # fast path: one exact item
+        if pos is not None:
+            return range(pos, pos + 1)
     pairs = lay.pairs(items)
     n = pairs[0][1].shape[0] if pairs else 0
     if mask is not None:

@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from rlblocks._src.types import Array, ArrayLike
-from rlblocks.replay import _common
+from rlblocks.replay import _common, _random
 
 
 class BufferState(NamedTuple):
@@ -93,7 +93,8 @@ def uniform_buffer(capacity: int, *, min_size: int = 1) -> _common.Buffer:
         ok = can_sample(state)
         _common.raise_if_cannot_sample(ok, state.size, min_size)
         high = jnp.maximum(state.size, 1)
-        indices = jax.random.randint(key, (batch_size,), 0, high, dtype=jnp.int32)
+        # The barrier keeps XLA from re-hashing the indices inside every gather.
+        indices = jax.lax.optimization_barrier(_random.integers(key, high, batch_size))
         weights = jnp.broadcast_to(ok.astype(jnp.float32), (batch_size,))
         item = _common.gather_items(state.items, indices)
         return _common.ReplaySample(item=item, indices=indices, weights=weights)
