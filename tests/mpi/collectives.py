@@ -206,6 +206,24 @@ def tree_mean_and_buffer_reuse():
             raise AssertionError("input modified")
 
 
+def tree_mean_scales_before_the_sum():
+    """Mean = sum of x_r / N (scaled while packing); fresh, writeable result views."""
+    tree = {"w": jnp.asarray(data(1000, np.float32)), "v": data(33, np.float64)}
+    keep = jax.tree.map(np.array, tree)
+    got = rld.allreduce_tree(tree)
+    for k, x in keep.items():
+        total = np.empty_like(x)
+        COMM.Allreduce(x, total, op=MPI.SUM)
+        if N & (N - 1) == 0:  # x / N is exact, so the sums round alike: bit-equal
+            assert np.array_equal(got[k], total / N), k
+        else:  # one extra rounding per term: within a few ulps of the sum's scale
+            terms = np.stack(COMM.allgather(x)).astype(np.float64)
+            ulp = np.finfo(x.dtype).eps * np.abs(terms).sum(0)
+            assert np.all(np.abs(got[k] - total / N) <= 4 * ulp), k
+        assert got[k].flags.writeable and not np.shares_memory(got[k], x), k
+        same_on_all_ranks(got[k], f"scaled mean {k}")
+
+
 def tree_mean_rejects_ints():
     try:
         rld.allreduce_tree({"steps": np.arange(3)}, mean=True)
@@ -356,6 +374,7 @@ ALL = [
     watchdog_paths_are_correct,
     tree_mixed_dtypes_sum,
     tree_mean_and_buffer_reuse,
+    tree_mean_scales_before_the_sum,
     tree_mean_rejects_ints,
     broadcast_from_each_root,
     consistent_trees_pass,
