@@ -244,7 +244,7 @@ def _host_mean(comm, key, lines, *flats):
     return outs
 
 
-def _average_in_jit(grads: Any, comm):
+def _average_in_jit(grads: Any, comm, ordered: bool):
     """Pack each dtype group into one vector in XLA, average via io_callback."""
     leaves, treedef = jax.tree.flatten(grads)
     lines = _leaf_lines(grads)
@@ -259,7 +259,7 @@ def _average_in_jit(grads: Any, comm):
     shapes = tuple(jax.ShapeDtypeStruct(f.shape, f.dtype) for f in flats)
     key = ("average_gradients", *lines)
     host = functools.partial(_host_mean, comm, key, ["average_gradients", *lines])
-    outs = io_callback(host, shapes, *flats, ordered=True)
+    outs = io_callback(host, shapes, *flats, ordered=ordered)
     result = [None] * len(leaves)
     for idx, flat in zip(groups.values(), outs, strict=True):
         start = 0
@@ -270,19 +270,29 @@ def _average_in_jit(grads: Any, comm):
     return jax.tree.unflatten(treedef, result)
 
 
-def average_gradients(grads: Any, *, comm: Any = None) -> Any:
+def average_gradients(grads: Any, *, comm: Any = None, ordered: bool = True) -> Any:
     """Average gradients across ranks; works on host values and inside `jax.jit`.
 
-    ḡ = (1/N) Σᵣ gᵣ. With identical parameters and optimizer states on every rank,
-    each rank then applies the same update (data parallelism). Inside `jax.jit` the
-    leaves are packed into one vector per dtype by XLA and averaged by an ordered
-    `jax.experimental.io_callback`, so one compiled step computes gradients,
-    averages them and applies the optimizer.
+    ḡ = (1/N) Σᵣ gᵣ (computed as Σᵣ gᵣ / N, see `allreduce_tree`). With identical
+    parameters and optimizer states on every rank, each rank then applies the same
+    update (data parallelism). Inside `jax.jit` the leaves are packed into one
+    vector per dtype by XLA and averaged by a `jax.experimental.io_callback`, so one
+    compiled step computes gradients, averages them and applies the optimizer.
 
     Args:
       grads: a pytree of floating arrays (or tracers), the same structure, shapes
         and dtypes on every rank.
       comm: an mpi4py communicator; None for the world.
+      ordered: inside `jax.jit`, make the callback an ordered effect, so that the
+        collectives of one program run in program order even where no data flows
+        between them (two independent calls in one step). An ordered effect takes
+        jax's slower Python dispatch path and threads a token through every call
+        of the compiled function, ~0.5-3 ms per call on a loaded 2-core machine
+        (benchmarks/README.md). Pass False when every call in the program depends
+        on the previous one's result, as consecutive updates of one parameter set
+        do (each update's gradients depend on the parameters the previous averaged
+        gradients produced): the data dependencies then fix the order on every
+        rank.
 
     Returns:
       The averaged gradients (same structure; numpy leaves on the host path, see
@@ -294,5 +304,5 @@ def average_gradients(grads: Any, *, comm: Any = None) -> Any:
     if comm.Get_size() == 1 or not leaves:
         return grads
     if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
-        return _average_in_jit(grads, comm)
+        return _average_in_jit(grads, comm, bool(ordered))
     return allreduce_tree(grads, mean=True, comm=comm)
