@@ -31,6 +31,7 @@ os.environ.setdefault(
 )
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -211,7 +212,9 @@ def _train_sps(ranks: int, steps: int) -> dict:
     bindir = os.path.dirname(sys.executable)
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
-            os.path.join(bindir, "rlblocks"),
+            sys.executable,  # not the `rlblocks` script: honour PYTHONPATH checkouts
+            "-m",
+            "rlblocks.train.cli",
             "train",
             "dqn",
             "--steps",
@@ -276,7 +279,13 @@ def allreduce_share():
     example = np.zeros(4, np.float32)
     times = {}
     fns = {}
-    for name, gt in (("local", None), ("averaged", distributed.average_gradients)):
+    unordered = functools.partial(distributed.average_gradients, ordered=False)
+    variants = (
+        ("local", None),
+        ("averaged", unordered),  # what `rlblocks train` uses
+        ("averaged_ordered", distributed.average_gradients),
+    )
+    for name, gt in variants:
         agent = dqn_lib.dqn(CONFIG, 2, example, NUM_ENVS, grad_transform=gt)
         state = agent.init(jax.random.PRNGKey(0))
         obs = np.random.default_rng(distributed.rank()).normal(size=(NUM_ENVS, 4))
@@ -301,6 +310,7 @@ def allreduce_share():
     times = common.interleaved(fns, repeats=200, warmup=5)
     if distributed.is_root():
         local, avg = times["local"]["median_s"], times["averaged"]["median_s"]
+        ordered = times["averaged_ordered"]["median_s"]
         common.emit(
             {
                 "bench": "agents/allreduce_share",
@@ -308,6 +318,9 @@ def allreduce_share():
                 "update_local_us": round(local * 1e6, 1),
                 "update_averaged_us": round(avg * 1e6, 1),
                 "allreduce_share_of_update": round((avg - local) / avg, 3),
+                "update_averaged_ordered_us": round(ordered * 1e6, 1),
+                "allreduce_share_ordered": round((ordered - local) / ordered, 3),
+                "load_average_1min": round(os.getloadavg()[0], 2),
             }
         )
 

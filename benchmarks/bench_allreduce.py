@@ -17,6 +17,7 @@ line per configuration; ``--table`` also prints a markdown table.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import statistics
@@ -59,12 +60,12 @@ def timed_batch(fn, arg, iters: int) -> float:
     return COMM.allreduce(took, op=MPI.MAX)
 
 
-def interleaved(fns: dict, arg, iters: int, repeats: int) -> tuple[dict, dict]:
+def interleaved(fns: dict, arg, iters: int, repeats: int) -> tuple[dict, dict, dict]:
     """Per-call seconds of each fn, repeats interleaved (rotating order).
 
-    Returns the median time of each fn and, for each fn, the median over repeats of
-    (first fn's time / this fn's time) in the same repeat: a paired ratio that
-    cancels load drifting between repeats.
+    Returns the median time of each fn and, for each fn, the medians over repeats
+    of (first fn's time / this fn's time) and (this fn's time - first fn's time) in
+    the same repeat: paired figures that cancel load drifting between repeats.
     """
     for fn in fns.values():  # warm-up: first-call checks, scratch, page faults
         timed_batch(fn, arg, 2)
@@ -75,20 +76,20 @@ def interleaved(fns: dict, arg, iters: int, repeats: int) -> tuple[dict, dict]:
         for name in order:
             times[name].append(timed_batch(fns[name], arg, iters))
     medians = {name: statistics.median(ts) for name, ts in times.items()}
-    base = times[names[0]]
-    paired = {
-        name: statistics.median(b / t for b, t in zip(base, ts, strict=True))
-        for name, ts in times.items()
+    pairs = {
+        name: list(zip(times[names[0]], ts, strict=True)) for name, ts in times.items()
     }
-    return medians, paired
+    paired = {name: statistics.median(b / t for b, t in p) for name, p in pairs.items()}
+    extra = {name: statistics.median(t - b for b, t in p) for name, p in pairs.items()}
+    return medians, paired, extra
 
 
 def bandwidth_rows(sizes: list[int], repeats: int) -> list[dict]:
     rows = []
     for nbytes in sizes:
         buf = np.zeros(nbytes // 4, np.float32)  # zeros stay zeros: no inf/denormals
-        iters = max(1, min(200, (4 << 20) // nbytes))
-        med, paired = interleaved(METHODS, buf, iters, repeats)
+        iters = max(2, min(200, (16 << 20) // nbytes))  # >= ~1 ms per batch
+        med, paired, extra = interleaved(METHODS, buf, iters, repeats)
         for name, sec in med.items():
             algbw = nbytes / sec / 1e9
             rows.append(
@@ -106,6 +107,9 @@ def bandwidth_rows(sizes: list[int], repeats: int) -> list[dict]:
                     "busbw_GBps": round(algbw * 2 * (N - 1) / N, 3),
                     "vs_native": round(med["native"] / sec, 3),
                     "vs_native_paired": round(paired[name], 3),
+                    "extra_us_paired": round(extra[name] * 1e6, 2),
+                    "iters_per_batch": iters,
+                    "repeats": repeats,
                 }
             )
             if COMM.Get_rank() == 0:
@@ -131,13 +135,17 @@ def tree_rows(repeats: int) -> list[dict]:
     count = sum(x.size for x in jax.tree.leaves(grads))
     flat = np.zeros(count, np.float32)
     jit_avg = jax.jit(rld.average_gradients)
+    jit_avg_unordered = jax.jit(functools.partial(rld.average_gradients, ordered=False))
     fns = {
         "flat_allreduce": lambda _: rld.allreduce(flat, op="mean"),
         "flat_native_inplace": lambda _: native(flat),
         "allreduce_tree": lambda g: rld.allreduce_tree(g),
         "average_gradients_jit": lambda g: jax.block_until_ready(jit_avg(g)),
+        "average_gradients_jit_unordered": lambda g: jax.block_until_ready(
+            jit_avg_unordered(g)
+        ),
     }
-    med, paired = interleaved(fns, grads, 50, repeats)
+    med, paired, extra = interleaved(fns, grads, 50, repeats)
     rows = []
     for name, sec in med.items():
         rows.append(
@@ -150,6 +158,8 @@ def tree_rows(repeats: int) -> list[dict]:
                 "time_us": round(sec * 1e6, 2),
                 "vs_flat_allreduce": round(sec / med["flat_allreduce"], 3),
                 "vs_flat_allreduce_paired": round(1 / paired[name], 3),
+                "extra_us_paired": round(extra[name] * 1e6, 2),
+                "repeats": repeats,
             }
         )
         if COMM.Get_rank() == 0:
@@ -163,8 +173,9 @@ def table(rows: list[dict]) -> str:
         by_size.setdefault(r["bytes"], {})[r["method"]] = r
     lines = [
         f"| size (N={N}) | native busbw GB/s | ring busbw | auto busbw (algo) | "
-        "auto/native | auto/native paired | ring/native paired |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "auto/native | auto/native paired | auto - native us/call | "
+        "ring/native paired |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for nbytes, m in sorted(by_size.items()):
         label = f"{nbytes >> 20} MiB" if nbytes >= 1 << 20 else f"{nbytes >> 10} KiB"
@@ -173,6 +184,7 @@ def table(rows: list[dict]) -> str:
             f"| {m['ring']['busbw_GBps']:.3f} "
             f"| {m['auto']['busbw_GBps']:.3f} ({m['auto']['chosen']}) "
             f"| {m['auto']['vs_native']:.2f} | {m['auto']['vs_native_paired']:.2f} "
+            f"| {m['auto']['extra_us_paired']:+.1f} "
             f"| {m['ring']['vs_native_paired']:.2f} |"
         )
     return "\n".join(lines)

@@ -266,6 +266,7 @@ CHECKS = [
     "watchdog_paths_are_correct",
     "tree_mixed_dtypes_sum",
     "tree_mean_and_buffer_reuse",
+    "tree_mean_scales_before_the_sum",
     "tree_mean_rejects_ints",
     "broadcast_from_each_root",
     "consistent_trees_pass",

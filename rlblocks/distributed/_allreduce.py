@@ -48,23 +48,31 @@ def choose_algorithm(nbytes: int, dtype: np.dtype, n_ranks: int) -> str:
     return "ring" if nbytes >= ring_min_bytes(n_ranks) else "native"
 
 
-def _native_inplace(flat: np.ndarray, op: str, comm) -> None:
-    mpi_op = _MPI_OPS[op]
-    if _world.stall_timeout() is None:
-        comm.Allreduce(_world.MPI.IN_PLACE, flat, op=mpi_op)
-    else:
-        req = comm.Iallreduce(_world.MPI.IN_PLACE, flat, op=mpi_op)
-        _world.wait([req], "allreduce (MPI Iallreduce)", comm)
-    if op == "mean":
-        np.divide(flat, comm.Get_size(), out=flat)
+def _native_runner(op: str, comm):
+    """The in-place call to MPI's own `Allreduce`, bound once per agreed call."""
+    mpi_op, n, in_place = _MPI_OPS[op], comm.Get_size(), _MPI.IN_PLACE
+    blocking, mean = comm.Allreduce, op == "mean"
+
+    def run(flat: np.ndarray) -> None:
+        if _world._stall_timeout is None:
+            blocking(in_place, flat, mpi_op)
+        else:
+            req = comm.Iallreduce(in_place, flat, op=mpi_op)
+            _world.wait([req], "allreduce (MPI Iallreduce)", comm)
+        if mean:
+            np.divide(flat, n, out=flat)
+
+    return run
 
 
-def _ring_run(flat: np.ndarray, op: str, comm) -> None:
-    _ring.ring_inplace(flat.reshape(-1), op, comm)
+def _ring_runner(op: str, comm):
+    """The in-place ring, bound once per agreed call."""
+    return lambda flat: _ring.ring_inplace(flat.reshape(-1), op, comm)
 
 
 # (id(comm), shape, dtype, op, algorithm) -> (runner or None, algorithm, signature):
-# validated, agreed calls, so that repeated calls cost one dict lookup.
+# validated, agreed calls, so that repeated calls cost one dict lookup. A runner
+# holds a reference to its communicator, so that id cannot be reused while cached.
 _calls: dict = {}
 
 
@@ -80,7 +88,9 @@ def _resolve(x: np.ndarray, op: str, algorithm: str, comm):
     _ring.check_op(op, x.dtype)
     if algo == "native" and choose_algorithm(0, x.dtype, 2) == "ring":
         raise ValueError(f"algorithm='native' does not support dtype {x.dtype}")
-    runner = None if n == 1 else _ring_run if algo == "ring" else _native_inplace
+    runner = None
+    if n > 1 and x.size:
+        runner = (_ring_runner if algo == "ring" else _native_runner)(op, comm)
     return runner, algo, sig
 
 
@@ -114,18 +124,21 @@ def allreduce(
       [...] numpy array: the reduction.
     """
     x = buf if type(buf) is np.ndarray else np.asarray(buf)
-    comm = _world.get_comm(comm)
+    if comm is None:
+        comm = _world.get_comm()
     key = (id(comm), x.shape, x.dtype, op, algorithm)
     call = _calls.get(key)
     if call is None:
-        call = _resolve(x, op, algorithm, comm)
-        _calls[key] = call
-    elif _world.check_every_call() and call[0] is not None:
+        call = _calls[key] = _resolve(x, op, algorithm, comm)
+    elif _world._every_call and call[0] is not None:
         _world.agree(comm, call[2])
-    if out is x and x.flags.c_contiguous and x.flags.writeable:
-        result = x
-    else:
-        result = _ring.prepare_out(x, out)
-    if call[0] is not None and x.size:
-        call[0](result, op, comm)
-    return result
+    if out is not x or not _writable_c_array(x):
+        x = _ring.prepare_out(x, out)
+    if call[0] is not None:
+        call[0](x)
+    return x
+
+
+def _writable_c_array(x: np.ndarray) -> bool:
+    flags = x.flags
+    return flags.c_contiguous and flags.writeable

@@ -1,10 +1,14 @@
 """Pytree collectives: fused allreduce, broadcast, consistency check, gradient mean.
 
-A pytree's leaves are packed into one reusable fusion buffer per dtype (Horovod's
-tensor fusion, synchronous), reduced with one collective per dtype, and unpacked into
-fresh arrays of the input's kinds (jax leaves give jax arrays, others numpy arrays).
-The packing plan and its buffers are cached per tree structure, shapes and dtypes; the
-first call with a new structure checks that every rank passed the same one.
+A pytree's leaves are packed into one fresh fusion buffer per dtype (Horovod's tensor
+fusion, synchronous), reduced in place with one collective per dtype, and returned as
+views of that buffer, so each byte is read once and written once outside the
+collective. A mean scales the leaves by 1/N while packing and then sums (Horovod
+averages the same way, after the sum): exact for N a power of two; for other N each
+term is rounded once before the sum, so the result may differ from sum / N in the
+last bit, but it is still bit-identical on every rank (all ranks reduce the same
+bytes). The packing plan is cached per tree structure, shapes and dtypes; the first
+call with a new structure checks that every rank passed the same one.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from rlblocks.distributed import _allreduce, _ring, _world
 
 
 class _Group(NamedTuple):
-    buffer: np.ndarray  # [total elements of this dtype], reused across calls
+    dtype: np.dtype
+    size: int  # total elements of the leaves of this dtype
     items: tuple  # (leaf index, start, stop, shape) per leaf of this dtype
 
 
@@ -67,36 +72,35 @@ def _plan(comm, what, tree, treedef, arrays, extra, validate=None):
             (i, a, b, arrays[i].shape)
             for i, a, b in zip(idx, starts, stops, strict=True)
         )
-        groups.append(_Group(np.empty(stops[-1], dtype), items))
+        groups.append(_Group(dtype, stops[-1], items))
     _plans[key] = plan = tuple(groups)
     return plan
 
 
-def _pack(group: _Group, arrays) -> np.ndarray:
-    parts = [arrays[i].reshape(-1) for i, *_ in group.items]
-    np.concatenate(parts, out=group.buffer)
-    return group.buffer
+def _pack(group: _Group, arrays, scale: float | None = None) -> np.ndarray:
+    """Copy the group's leaves (times `scale`) into a fresh flat buffer: one pass."""
+    buf = np.empty(group.size, group.dtype)
+    for i, a, b, shape in group.items:
+        if scale is None:
+            buf[a:b] = arrays[i].reshape(-1)
+        else:
+            np.multiply(arrays[i], scale, out=buf[a:b].reshape(shape))
+    return buf
 
 
-def _unpack(plan, leaves, treedef, as_jax: bool, divisor: int = 1):
-    """Unflatten the fusion buffers into fresh arrays (one pass per dtype group)."""
-    out = [None] * len(leaves)
-    for group in plan:
-        # later calls reuse the fusion buffer: copy out, dividing on the way for a mean
-        buf = group.buffer
-        fresh = np.divide(buf, divisor) if divisor != 1 else buf.copy()
-        for i, a, b, shape in group.items:
-            view = fresh[a:b].reshape(shape)
-            keep_jax = as_jax and isinstance(leaves[i], jax.Array)
-            out[i] = jnp.asarray(view) if keep_jax else view
-    return jax.tree.unflatten(treedef, out)
+def _views(group: _Group, buf: np.ndarray, out: list) -> None:
+    """Put each leaf's view of the flat `buf` into `out` (no copy)."""
+    for i, a, b, shape in group.items:
+        out[i] = buf[a:b].reshape(shape)
 
 
 def allreduce_tree(tree: Any, *, mean: bool = True, comm: Any = None) -> Any:
     """Sum or average every leaf of a pytree across ranks, fused into few messages.
 
-    yₗ = (1/N)^[mean] Σᵣ treeᵣ,ₗ for every leaf l: one fusion buffer and one
-    collective (`allreduce`, algorithm "auto") per dtype.
+    yₗ = Σᵣ (1/N)^[mean] treeᵣ,ₗ for every leaf l: one fresh fusion buffer and one
+    in-place collective (`allreduce`, algorithm "auto") per dtype. A mean scales
+    while packing, so it equals Σᵣ treeᵣ,ₗ / N exactly when N is a power of two and
+    to within one rounding per term otherwise (still bit-identical across ranks).
 
     Args:
       tree: a pytree of jax/numpy arrays (numeric; floating when `mean`), the same
@@ -105,10 +109,11 @@ def allreduce_tree(tree: Any, *, mean: bool = True, comm: Any = None) -> Any:
       comm: an mpi4py communicator; None for the world.
 
     Returns:
-      A pytree of the same structure whose leaves are fresh numpy arrays (views of
-        one new array per dtype; jax functions accept them, and converting each leaf
-        to a jax array would cost more than the communication for small models),
-        bit-identical on every rank. In a 1-rank world, `tree` itself.
+      A pytree of the same structure whose leaves are numpy arrays, views of one new
+        array per dtype (no later call reuses it; jax functions accept numpy arrays,
+        and converting each leaf to a jax array would cost more than the
+        communication for small models), bit-identical on every rank. In a 1-rank
+        world, `tree` itself.
 
     References:
       Sergeev, Del Balso, "Horovod: fast and easy distributed deep learning in
@@ -121,14 +126,16 @@ def allreduce_tree(tree: Any, *, mean: bool = True, comm: Any = None) -> Any:
         for leaf in leaves:
             _ring.check_op(op, _dtype(leaf), name="tree leaf")
         return tree
-    arrays = [np.asarray(leaf) for leaf in leaves]
+    arrays = [x if type(x) is np.ndarray else np.asarray(x) for x in leaves]
     validate = functools.partial(_ring.check_op, op)
     plan = _plan(comm, "allreduce_tree", tree, treedef, arrays, f"op={op}", validate)
-    for group in plan:  # sum in place; the mean's division happens while copying out
-        buf = _pack(group, arrays)
+    scale = 1.0 / comm.Get_size() if mean else None
+    out = [None] * len(leaves)
+    for group in plan:  # pack (scaled for a mean), sum in place, hand out views
+        buf = _pack(group, arrays, scale)
         _allreduce.allreduce(buf, op="sum", comm=comm, out=buf)
-    divisor = comm.Get_size() if mean else 1
-    return _unpack(plan, leaves, treedef, as_jax=False, divisor=divisor)
+        _views(group, buf, out)
+    return jax.tree.unflatten(treedef, out)
 
 
 def broadcast_tree(tree: Any, root: int = 0, *, comm: Any = None) -> Any:
@@ -155,14 +162,22 @@ def broadcast_tree(tree: Any, root: int = 0, *, comm: Any = None) -> Any:
         return tree
     arrays = [np.asarray(leaf) for leaf in leaves]
     plan = _plan(comm, "broadcast_tree", tree, treedef, arrays, f"root={root}")
+    out = [None] * len(leaves)
     for group in plan:
-        buf = _pack(group, arrays) if comm.Get_rank() == root else group.buffer
+        if comm.Get_rank() == root:
+            buf = _pack(group, arrays)
+        else:
+            buf = np.empty(group.size, group.dtype)
         raw = buf.view(np.uint8)
         if _world.stall_timeout() is None:
             comm.Bcast(raw, root=root)
         else:
             _world.wait([comm.Ibcast(raw, root=root)], "broadcast_tree (Ibcast)", comm)
-    return _unpack(plan, leaves, treedef, as_jax=True)
+        _views(group, buf, out)
+    for i, leaf in enumerate(leaves):  # jax leaves come back as jax arrays
+        if isinstance(leaf, jax.Array):
+            out[i] = jnp.asarray(out[i])
+    return jax.tree.unflatten(treedef, out)
 
 
 def _digests(tree: Any) -> list[str]:
@@ -220,15 +235,16 @@ def check_consistent(tree: Any, *, comm: Any = None) -> str:
 
 
 def _host_mean(comm, key, lines, *flats):
-    """io_callback body: average each flat dtype group in place (fresh copies)."""
+    """io_callback body: average each flat dtype group (as `allreduce_tree` does)."""
     _world.agree(comm, key, lambda: lines)
-    outs = tuple(np.array(flat) for flat in flats)  # XLA's inputs are read-only
+    scale = 1.0 / comm.Get_size()
+    outs = tuple(np.multiply(flat, scale) for flat in flats)  # fresh: XLA's are r/o
     for out in outs:
-        _allreduce.allreduce(out, op="mean", comm=comm, out=out)
+        _allreduce.allreduce(out, op="sum", comm=comm, out=out)
     return outs
 
 
-def _average_in_jit(grads: Any, comm):
+def _average_in_jit(grads: Any, comm, ordered: bool):
     """Pack each dtype group into one vector in XLA, average via io_callback."""
     leaves, treedef = jax.tree.flatten(grads)
     lines = _leaf_lines(grads)
@@ -243,7 +259,7 @@ def _average_in_jit(grads: Any, comm):
     shapes = tuple(jax.ShapeDtypeStruct(f.shape, f.dtype) for f in flats)
     key = ("average_gradients", *lines)
     host = functools.partial(_host_mean, comm, key, ["average_gradients", *lines])
-    outs = io_callback(host, shapes, *flats, ordered=True)
+    outs = io_callback(host, shapes, *flats, ordered=ordered)
     result = [None] * len(leaves)
     for idx, flat in zip(groups.values(), outs, strict=True):
         start = 0
@@ -254,19 +270,29 @@ def _average_in_jit(grads: Any, comm):
     return jax.tree.unflatten(treedef, result)
 
 
-def average_gradients(grads: Any, *, comm: Any = None) -> Any:
+def average_gradients(grads: Any, *, comm: Any = None, ordered: bool = True) -> Any:
     """Average gradients across ranks; works on host values and inside `jax.jit`.
 
-    ḡ = (1/N) Σᵣ gᵣ. With identical parameters and optimizer states on every rank,
-    each rank then applies the same update (data parallelism). Inside `jax.jit` the
-    leaves are packed into one vector per dtype by XLA and averaged by an ordered
-    `jax.experimental.io_callback`, so one compiled step computes gradients,
-    averages them and applies the optimizer.
+    ḡ = (1/N) Σᵣ gᵣ (computed as Σᵣ gᵣ / N, see `allreduce_tree`). With identical
+    parameters and optimizer states on every rank, each rank then applies the same
+    update (data parallelism). Inside `jax.jit` the leaves are packed into one
+    vector per dtype by XLA and averaged by a `jax.experimental.io_callback`, so one
+    compiled step computes gradients, averages them and applies the optimizer.
 
     Args:
       grads: a pytree of floating arrays (or tracers), the same structure, shapes
         and dtypes on every rank.
       comm: an mpi4py communicator; None for the world.
+      ordered: inside `jax.jit`, make the callback an ordered effect, so that the
+        collectives of one program run in program order even where no data flows
+        between them (two independent calls in one step). An ordered effect takes
+        jax's slower Python dispatch path and threads a token through every call
+        of the compiled function, ~0.5-3 ms per call on a loaded 2-core machine
+        (benchmarks/README.md). Pass False when every call in the program depends
+        on the previous one's result, as consecutive updates of one parameter set
+        do (each update's gradients depend on the parameters the previous averaged
+        gradients produced): the data dependencies then fix the order on every
+        rank.
 
     Returns:
       The averaged gradients (same structure; numpy leaves on the host path, see
@@ -278,5 +304,5 @@ def average_gradients(grads: Any, *, comm: Any = None) -> Any:
     if comm.Get_size() == 1 or not leaves:
         return grads
     if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
-        return _average_in_jit(grads, comm)
+        return _average_in_jit(grads, comm, bool(ordered))
     return allreduce_tree(grads, mean=True, comm=comm)

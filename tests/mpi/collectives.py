@@ -206,6 +206,24 @@ def tree_mean_and_buffer_reuse():
             raise AssertionError("input modified")
 
 
+def tree_mean_scales_before_the_sum():
+    """Mean = sum of x_r / N (scaled while packing); fresh, writeable result views."""
+    tree = {"w": jnp.asarray(data(1000, np.float32)), "v": data(33, np.float64)}
+    keep = jax.tree.map(np.array, tree)
+    got = rld.allreduce_tree(tree)
+    for k, x in keep.items():
+        total = np.empty_like(x)
+        COMM.Allreduce(x, total, op=MPI.SUM)
+        if N & (N - 1) == 0:  # x / N is exact, so the sums round alike: bit-equal
+            assert np.array_equal(got[k], total / N), k
+        else:  # one extra rounding per term: within a few ulps of the sum's scale
+            terms = np.stack(COMM.allgather(x)).astype(np.float64)
+            ulp = np.finfo(x.dtype).eps * np.abs(terms).sum(0)
+            assert np.all(np.abs(got[k] - total / N) <= 4 * ulp), k
+        assert got[k].flags.writeable and not np.shares_memory(got[k], x), k
+        same_on_all_ranks(got[k], f"scaled mean {k}")
+
+
 def tree_mean_rejects_ints():
     try:
         rld.allreduce_tree({"steps": np.arange(3)}, mean=True)
@@ -327,6 +345,23 @@ def average_gradients_host_and_jit():
     new2, o2, _ = step(new, o, x)  # the compiled step runs again
     rld.check_consistent((new2, o2))
 
+    def two_steps(p, o, x, ordered):  # unordered: ordered by the data they need
+        for _ in range(2):
+            g = rld.average_gradients(jax.grad(loss)(p, x), ordered=ordered)
+            updates, o = opt.update(g, o, p)
+            p = optax.apply_updates(p, updates)
+        return p, o
+
+    fused = jax.jit(two_steps, static_argnums=3)
+    p_u, o_u = fused(params, opt.init(params), x, False)
+    p_o, o_o = fused(params, opt.init(params), x, True)
+    pairs = zip(jax.tree.leaves((p_u, o_u)), jax.tree.leaves((p_o, o_o)), strict=True)
+    for a, b in pairs:  # same math; XLA may fuse the two programs differently
+        tol = 1e-2 if a.dtype == jnp.bfloat16 else 1e-6
+        a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        assert np.allclose(a, b, rtol=tol, atol=tol), "unordered differs"
+    rld.check_consistent((p_u, o_u))
+
 
 def seeds_and_printing():
     seeds = COMM.allgather(rld.rank_seed(42))
@@ -356,6 +391,7 @@ ALL = [
     watchdog_paths_are_correct,
     tree_mixed_dtypes_sum,
     tree_mean_and_buffer_reuse,
+    tree_mean_scales_before_the_sum,
     tree_mean_rejects_ints,
     broadcast_from_each_root,
     consistent_trees_pass,
