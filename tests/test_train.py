@@ -308,3 +308,41 @@ def test_mpirun_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
             np.testing.assert_array_equal(x, y)
     summary = json.loads((killed / "summary.json").read_text())
     assert summary["ranks"] == 2 and summary["env_steps"] == 2 * steps
+
+
+def test_stale_actions_act_with_parameters_from_before_the_learn_call():
+    import jax
+
+    from rlblocks.agents import dqn as dqn_lib
+    from rlblocks.train import loop
+
+    config = dqn_lib.DQNConfig(
+        learning_starts=2, batch_size=4, hidden_sizes=(8,), n_step=1
+    )
+    agent = dqn_lib.dqn(config, 2, np.zeros(4, np.float32), 2)
+    stale = loop.device_step(agent, stale_actions=True)
+    learn, act = jax.jit(agent.learn), jax.jit(agent.act)
+    state = agent.init(jax.random.PRNGKey(0))
+    ref = jax.tree.map(np.array, state)  # a copy: `stale` donates `state`
+    rng = np.random.default_rng(0)
+    key = jax.random.PRNGKey(7)
+    for steps in range(2, 12, 2):
+        obs = rng.normal(size=(2, 4)).astype(np.float32)
+        nxt = rng.normal(size=(2, 4)).astype(np.float32)
+        f = np.zeros(2, bool)
+        tr = dqn_lib.Transition(
+            obs, np.array([0, 1]), np.ones(2, np.float32), f, f, nxt
+        )
+        state, actions, metrics, new_key = stale(state, tr, nxt, key, steps)
+        key, act_key = jax.random.split(key)
+        eps = agent.epsilon(steps)
+        expected = act(ref.params, act_key, nxt, eps)  # the parameters before learn
+        np.testing.assert_array_equal(actions, expected)
+        np.testing.assert_array_equal(new_key, key)
+        assert float(metrics["epsilon"]) == float(eps)
+        ref, _ = learn(ref, tr)
+        key = new_key
+    # Learning started at 2 env steps, one update per 2: updates at 2, 4, ..., 10.
+    assert int(state.updates) == 5
+    for x, y in zip(_leaves(state), _leaves(ref), strict=True):
+        np.testing.assert_array_equal(x, y)
