@@ -3,8 +3,13 @@
 All loops run the same agent (network, batch, updates per env step) on CartPole-v1 for
 the same number of env steps after compilation:
 
-- `fused`: the rlblocks runtime, ONE jitted call per vector-env step of `NUM_ENVS`
-  envs (store the transitions, update when due, act), state donated, replay on device.
+- `rlblocks`: the rlblocks runtime's iteration (`loop.device_step`, default
+  `stale_actions=True`) over `NUM_ENVS` envs: a small jitted act call with the
+  parameters from before the latest update, then an asynchronous jitted learn call
+  (store the transitions, update when due; state donated, replay on device) that
+  overlaps the next env step.
+- `fused`: the runtime with `stale_actions=False`: ONE jitted call per vector-env
+  step (store, update when due, then act with the updated parameters).
 - `baseline_1env`: a plain loop in the usual single-env style (CleanRL-like): a
   jitted act call per env step, a numpy ring buffer, one jitted call per update fed
   a numpy batch. (Its env is a 1-env `SyncVectorEnv`, for identical env code.)
@@ -45,7 +50,7 @@ import optax
 
 import rlblocks as rlb
 from rlblocks.agents import dqn as dqn_lib
-from rlblocks.train import envs, records
+from rlblocks.train import envs, loop, records
 
 try:
     from benchmarks import common
@@ -65,18 +70,20 @@ CONFIGS = {
 CONFIG = CONFIGS["default"]
 
 
-def fused_loop(steps: int, config=CONFIG):
-    """A callable running `steps` env steps of the rlblocks fused runtime."""
+def fused_loop(steps: int, config=CONFIG, stale_actions: bool = True):
+    """A callable running `steps` env steps of the rlblocks runtime's iteration."""
     env = envs.make_vector_env("CartPole-v1", NUM_ENVS)
     example = env.single_observation_space.sample()
     agent = dqn_lib.dqn(config, 2, example, NUM_ENVS)
-    step_fn = jax.jit(agent.step, donate_argnums=0)
-    box = {"state": agent.init(jax.random.PRNGKey(0))}
+    step_fn = loop.device_step(agent, stale_actions)
+    box = {"state": agent.init(jax.random.PRNGKey(0)), "steps": 0}
     obs, _ = env.reset(seed=0)
     box["obs"], box["actions"] = obs, np.zeros(NUM_ENVS, np.int64)
+    box["key"] = jax.random.PRNGKey(1)
 
     def run():
         state, obs, actions = box["state"], box["obs"], box["actions"]
+        key, k = box["key"], box["steps"]
         for _ in range(steps // NUM_ENVS):
             nxt, r, term, trunc, info = env.step(actions)
             tr = dqn_lib.Transition(
@@ -87,9 +94,10 @@ def fused_loop(steps: int, config=CONFIG):
                 trunc,
                 envs.true_next_obs(nxt, info),
             )
-            state, actions, _ = step_fn(state, tr, nxt)
+            k += NUM_ENVS
+            state, actions, _, key = step_fn(state, tr, nxt, key, k)
             actions, obs = np.asarray(actions), nxt
-        box.update(state=state, obs=obs, actions=actions)
+        box.update(state=state, obs=obs, actions=actions, key=key, steps=k)
         jax.block_until_ready(state.params)
 
     return run, lambda: int(box["state"].updates)
@@ -177,9 +185,10 @@ def _due(k: int, every: int, num_envs: int) -> int:
 def throughput(quick: bool, repeats: int | None, name: str):
     config = CONFIGS[name]
     steps = 2_000 if quick else 8_000
-    fused, fused_updates = fused_loop(steps, config)
+    runtime, runtime_updates = fused_loop(steps, config)
     loops = {
-        "fused": fused,
+        "rlblocks": runtime,
+        "fused": fused_loop(steps, config, stale_actions=False)[0],
         "baseline_vec": baseline_loop(steps, config, NUM_ENVS),
         "baseline_1env": baseline_loop(steps, config, 1),
     }
@@ -196,13 +205,16 @@ def throughput(quick: bool, repeats: int | None, name: str):
         "updates_per_env_step": 1 / config.train_frequency,
         "batch_size": config.batch_size,
         "hidden_sizes": list(config.hidden_sizes),
+        "rlblocks_steps_per_s": sps["rlblocks"],
         "fused_steps_per_s": sps["fused"],
         "baseline_vec_steps_per_s": sps["baseline_vec"],
         "baseline_1env_steps_per_s": sps["baseline_1env"],
-        "speedup_vs_baseline_vec": round(sps["fused"] / sps["baseline_vec"], 2),
-        "speedup_vs_baseline_1env": round(sps["fused"] / sps["baseline_1env"], 2),
+        "speedup_vs_baseline_1env": round(sps["rlblocks"] / sps["baseline_1env"], 2),
+        "speedup_vs_baseline_vec": round(sps["rlblocks"] / sps["baseline_vec"], 2),
+        "fused_vs_baseline_vec": round(sps["fused"] / sps["baseline_vec"], 2),
         "repeats": repeats,
-        "fused_updates_done": fused_updates(),
+        "load_average": [round(x, 1) for x in os.getloadavg()],
+        "rlblocks_updates_done": runtime_updates(),
     }
     common.emit(record)
 

@@ -45,8 +45,11 @@ SUITES = {
 def run_one(name, env, steps, ranks, overrides, seed, out_dir):
     """Train one seed; return its summary with wall time."""
     run_dir = os.path.join(out_dir, f"{name}-{env}-s{seed}")
+    # `python -m` rather than the `rlblocks` script, so PYTHONPATH picks the code.
     cmd = [
-        os.path.join(BIN, "rlblocks"),
+        sys.executable,
+        "-m",
+        "rlblocks.train.cli",
         "train",
         "dqn",
         "--env",
@@ -75,6 +78,8 @@ def run_one(name, env, steps, ranks, overrides, seed, out_dir):
         "final_eval_mean": summary["final_eval_mean"],
         "best_eval_mean": summary["best_eval_mean"],
         "wall_s": round(wall, 1),
+        "train_wall_s": summary["wall_time_s"],
+        "load_average": [round(x, 1) for x in os.getloadavg()],
         "run_dir": run_dir,
         "overrides": overrides,
     }

@@ -273,3 +273,40 @@ def test_cli_trains_distributional_agents(tmp_path, capsys, agent_name):
     assert saved["distributional"] == {"c51": "c51", "qr_dqn": "qr"}[agent_name]
     assert cli.main(["eval", str(run), "--episodes", "1"]) == 0
     assert json.loads(capsys.readouterr().out)["eval_mean"] >= 8
+
+
+def _np_mlp(params, x):
+    """Numpy forward of QNetwork(hidden_sizes=(8,)): relu(x W0 + b0) W1 + b1."""
+    p = jax.tree.map(np.asarray, params)["params"]
+    torso, head = p["MLPTorso_0"]["Dense_0"], p["Dense_0"]
+    h = np.maximum(x @ torso["kernel"] + torso["bias"], 0.0)
+    return h @ head["kernel"] + head["bias"]
+
+
+def test_double_loss_and_gradient_match_a_numpy_reference():
+    _, agent = _agent(n_step=1)  # double by default
+    state = agent.init(jax.random.PRNGKey(0))
+    target = jax.tree.map(lambda x: x + 0.05, state.params)
+    rng = np.random.default_rng(0)
+    s, s2 = (rng.normal(size=(4, 2)).astype(np.float32) for _ in range(2))
+    a = np.array([0, 1, 2, 1], np.int32)
+    r = np.array([1.0, 0.0, -1.0, 0.5], np.float32)
+    d = np.array([0.9, 0.0, 0.9, 0.9], np.float32)
+    batch = dqn_lib.Stored(s, a, r, d, s2)
+    w = np.array([1.0, 0.5, 2.0, 1.0], np.float32)
+    # δ = r + d q_target(s', argmax_a q_online(s', a)) − q_online(s, a);
+    # loss = mean_b w_b ½ δ_b² (squared loss, huber_delta None).
+    best = _np_mlp(state.params, s2).argmax(-1)
+    boot = _np_mlp(target, s2)[np.arange(4), best]
+    delta = r + d * boot - _np_mlp(state.params, s)[np.arange(4), a]
+    expected = np.mean(w * 0.5 * delta**2)
+    grad_fn = jax.jit(jax.value_and_grad(agent.loss, has_aux=True))
+    (loss, (td_error, _)), grads = grad_fn(state.params, target, batch, w)
+    np.testing.assert_allclose(loss, expected, rtol=1e-5)
+    np.testing.assert_allclose(td_error, delta, rtol=1e-5, atol=1e-6)
+    # The gradient flows only through q_online(s, a): dL/db1[k] = mean_b w_b δ_b
+    # (−1 if a_b = k), the head bias's gradient.
+    onehot = np.eye(3, dtype=np.float32)[a]
+    expected_b1 = -(w * delta) @ onehot / 4
+    got_b1 = np.asarray(grads["params"]["Dense_0"]["bias"])
+    np.testing.assert_allclose(got_b1, expected_b1, rtol=1e-5, atol=1e-6)

@@ -201,3 +201,148 @@ def test_mpirun_two_ranks_smoke(tmp_path):
     assert summary["ranks"] == 2 and summary["env_steps"] == 600
     assert out.stdout.count("learning curve:") == 1
     assert sorted(os.listdir(run / "checkpoints")) == ["rank0", "rank1"]
+
+
+def _descendants(pid):
+    """Pids of the live processes below `pid` (read from /proc)."""
+    parents = {}
+    for name in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if name.isdigit() and fields[0] != "Z":
+            parents.setdefault(int(fields[1]), []).append(int(name))
+    out, todo = [], [pid]
+    while todo:
+        children = parents.get(todo.pop(), [])
+        out += children
+        todo += children
+    return out
+
+
+def _cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def _mpirun_train(run_dir, steps, *extra):
+    return [
+        os.path.join(BIN, "mpirun"),
+        "--allow-run-as-root",
+        "--oversubscribe",
+        "-n",
+        "2",
+        sys.executable,
+        "-m",
+        "rlblocks.train.cli",
+        *_train_cmd(run_dir, steps, *extra),
+    ]
+
+
+def _kill_one_rank_after_checkpoints(cmd, ckpts, tmp_path):
+    """Start `cmd` (mpirun), SIGKILL one rank once both ranks checkpointed."""
+    log = open(tmp_path / "mpi-stderr.txt", "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+    )
+    try:
+        deadline = time.time() + 180
+        ranks = [ckpts / "rank0", ckpts / "rank1"]
+        while time.time() < deadline and proc.poll() is None:
+            if all(
+                d.exists() and any(n.endswith(".pkl") for n in os.listdir(d))
+                for d in ranks
+            ):
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, (tmp_path / "mpi-stderr.txt").read_text()[-3000:]
+        victims = [
+            p for p in _descendants(proc.pid) if b"rlblocks.train.cli" in _cmdline(p)
+        ]
+        assert len(victims) == 2, victims
+        os.kill(victims[-1], signal.SIGKILL)
+        proc.wait(timeout=120)  # mpirun takes the other rank down and fails
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        log.close()
+    assert proc.returncode != 0
+
+
+@pytest.mark.mpi
+def test_mpirun_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
+    pytest.importorskip("rlblocks.distributed")
+    steps = 1200
+    extra = ["--checkpoint_every=200", "--consistency_every=200"]
+    killed = tmp_path / "killed"
+    ckpts = killed / "checkpoints"
+    cmd = _mpirun_train(killed, steps, *extra)
+    _kill_one_rank_after_checkpoints(cmd, ckpts, tmp_path)
+    assert not (killed / "final_params.pkl").exists()
+    for rank in ("rank0", "rank1"):
+        step, _ = checkpoint.latest(str(ckpts / rank))
+        assert 0 < step < steps
+    out = subprocess.run([*cmd, "--resume"], capture_output=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    full = tmp_path / "full"
+    out = subprocess.run(
+        _mpirun_train(full, steps, *extra), capture_output=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    resumed = checkpoint.load(str(killed / "final_params.pkl"))
+    uninterrupted = checkpoint.load(str(full / "final_params.pkl"))
+    for a, b in zip(_leaves(resumed), _leaves(uninterrupted), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Both ranks end on the same state as in the uninterrupted run.
+    for rank in ("rank0", "rank1"):
+        _, a = checkpoint.latest(str(ckpts / rank))
+        _, b = checkpoint.latest(str(full / "checkpoints" / rank))
+        assert int(a["state"].env_steps) == steps
+        for x, y in zip(_leaves(a["state"]), _leaves(b["state"]), strict=True):
+            np.testing.assert_array_equal(x, y)
+    summary = json.loads((killed / "summary.json").read_text())
+    assert summary["ranks"] == 2 and summary["env_steps"] == 2 * steps
+
+
+def test_stale_actions_act_with_parameters_from_before_the_learn_call():
+    import jax
+
+    from rlblocks.agents import dqn as dqn_lib
+    from rlblocks.train import loop
+
+    config = dqn_lib.DQNConfig(
+        learning_starts=2, batch_size=4, hidden_sizes=(8,), n_step=1
+    )
+    agent = dqn_lib.dqn(config, 2, np.zeros(4, np.float32), 2)
+    stale = loop.device_step(agent, stale_actions=True)
+    learn, act = jax.jit(agent.learn), jax.jit(agent.act)
+    state = agent.init(jax.random.PRNGKey(0))
+    ref = jax.tree.map(np.array, state)  # a copy: `stale` donates `state`
+    rng = np.random.default_rng(0)
+    key = jax.random.PRNGKey(7)
+    for steps in range(2, 12, 2):
+        obs = rng.normal(size=(2, 4)).astype(np.float32)
+        nxt = rng.normal(size=(2, 4)).astype(np.float32)
+        f = np.zeros(2, bool)
+        tr = dqn_lib.Transition(
+            obs, np.array([0, 1]), np.ones(2, np.float32), f, f, nxt
+        )
+        state, actions, metrics, new_key = stale(state, tr, nxt, key, steps)
+        key, act_key = jax.random.split(key)
+        eps = agent.epsilon(steps)
+        expected = act(ref.params, act_key, nxt, eps)  # the parameters before learn
+        np.testing.assert_array_equal(actions, expected)
+        np.testing.assert_array_equal(new_key, key)
+        assert float(metrics["epsilon"]) == float(eps)
+        ref, _ = learn(ref, tr)
+        key = new_key
+    # Learning started at 2 env steps, one update per 2: updates at 2, 4, ..., 10.
+    assert int(state.updates) == 5
+    for x, y in zip(_leaves(state), _leaves(ref), strict=True):
+        np.testing.assert_array_equal(x, y)

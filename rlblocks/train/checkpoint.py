@@ -50,6 +50,14 @@ def save_step(directory: str, step: int, obj: Any, keep: int = 2) -> str:
     return path
 
 
+def load_step(directory: str, step: int) -> Any:
+    """Read `directory/ckpt-<step>.pkl`; raises `ValueError` if missing or torn."""
+    path = os.path.join(directory, f"ckpt-{step:010d}.pkl")
+    if not os.path.exists(path):
+        raise ValueError(f"no checkpoint of step {step} in {directory}")
+    return load(path)
+
+
 def latest(directory: str) -> tuple[int, Any] | None:
     """The newest valid checkpoint `(step, obj)` in `directory`, or None."""
     for step in reversed(_steps(directory)):

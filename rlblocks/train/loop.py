@@ -1,10 +1,14 @@
-"""The DQN training loop: one jitted call per vector-env step, single process or
-data-parallel under `mpirun -n K`.
+"""The DQN training loop: one or two jitted calls per vector-env step, single process
+or data-parallel under `mpirun -n K`.
 
-Each iteration steps the gymnasium vector env on the host, then makes ONE jitted call
-(`DQN.step`, state donated) that stores the transitions, updates when due and returns
-the next actions. Under MPI every rank has its own envs, replay and seeds; gradients
-are averaged inside the jitted update; rank 0 alone logs, evaluates and checkpoints.
+Each iteration steps the gymnasium vector env on the host, then hands the device its
+work. With `stale_actions` (the default): a small jitted act call with the current
+parameters, then a jitted learn call (store the transitions, update when due; state
+donated) that runs asynchronously while the host steps the envs with those actions,
+so env stepping overlaps the update. Without it: ONE fused jitted call (`DQN.step`)
+that learns, then acts with the updated parameters. Under MPI every rank has its own
+envs, replay and seeds; gradients are averaged inside the jitted update; rank 0
+alone logs, evaluates and checkpoints.
 """
 
 from __future__ import annotations
@@ -45,6 +49,12 @@ class RunConfig:
     """Environment steps between training log rows."""
     checkpoint_every: int = 25_000
     """Environment steps between checkpoints (0: only at the end and on signals)."""
+    stale_actions: bool = True
+    """Act with the parameters from before the latest learn call (one call, i.e.
+    `num_envs // train_frequency` gradient steps, stale), so the next env step runs
+    while the update computes (JAX async dispatch, on another core when one is
+    free); actions use their own key chain, so runs stay reproducible for a seed.
+    False: one fused call per vector-env step, acting after the update."""
     consistency_every: int = 2_000
     """Environment steps between cross-rank parameter consistency checks (MPI)."""
     run_dir: str = ""
@@ -94,7 +104,7 @@ def resolve(run: RunConfig, agent_config: dqn_lib.DQNConfig) -> dqn_lib.DQNConfi
 
 
 def build(run: RunConfig, agent_config: dqn_lib.DQNConfig, world: World):
-    """The vector env, the agent and its jitted fused step."""
+    """The vector env, the agent and its device step (see `device_step`)."""
     agent_config = resolve(run, agent_config)
     env = envs.make_vector_env(run.env_id, run.num_envs)
     example = np.asarray(env.single_observation_space.sample())
@@ -110,7 +120,39 @@ def build(run: RunConfig, agent_config: dqn_lib.DQNConfig, world: World):
         run.num_envs,
         grad_transform=grad_transform,
     )
-    return env, agent, jax.jit(agent.step, donate_argnums=0)
+    return env, agent, device_step(agent, run.stale_actions)
+
+
+def device_step(agent: dqn_lib.DQN, stale_actions: bool):
+    """The device work of one iteration, as jitted calls (the state is donated).
+
+    Returns `fn(state, transition, obs, act_key, steps) -> (state, actions,
+    metrics, act_key)`: `steps` counts env steps after `transition`; `act_key` is
+    the key chain of stale actions (passed through unchanged when fused).
+    """
+    if not stale_actions:
+        fused = jax.jit(agent.step, donate_argnums=0)
+
+        def fused_step(state, transition, obs, act_key, steps):
+            return (*fused(state, transition, obs), act_key)
+
+        return fused_step
+
+    def act(params, key, obs, steps):
+        key, act_key = jax.random.split(key)
+        eps = agent.epsilon(steps)
+        return agent.act(params, act_key, obs, eps), eps, key
+
+    act_fn = jax.jit(act)
+    learn_fn = jax.jit(agent.learn, donate_argnums=0)
+
+    def stale_step(state, transition, obs, act_key, steps):
+        # Dispatched before learn donates the state: acts with the old parameters.
+        actions, eps, act_key = act_fn(state.params, act_key, obs, steps)
+        state, metrics = learn_fn(state, transition)
+        return state, actions, dict(metrics, epsilon=eps), act_key
+
+    return stale_step
 
 
 def greedy_policy(agent, params):
@@ -147,6 +189,7 @@ def _fresh(run, agent, env, world):
     loop = {
         "obs": obs,
         "actions": actions,
+        "act_key": np.asarray(jax.random.fold_in(key, 2)),
         "ep_return": np.zeros(run.num_envs),
         "episodes": [],
         "elapsed": 0.0,
@@ -172,7 +215,7 @@ def train(
     run_dir = default_run_dir(run)
     ckpt_dir = os.path.join(run_dir, "checkpoints")
     env, agent, step_fn = build(run, agent_config, world)
-    found = checkpoint.latest(_rank_dir(ckpt_dir, world)) if resume else None
+    found = _resume_point(ckpt_dir, world) if resume else None
     if found is not None:
         start, saved = found
         state = jax.tree.map(jnp.asarray, saved["state"])
@@ -192,7 +235,7 @@ def train(
     stop = _Stop()
     t0, steps = time.perf_counter() - loop["elapsed"], start
     last_log = (time.perf_counter(), steps)
-    obs, actions = loop["obs"], loop["actions"]
+    obs, actions, act_key = loop["obs"], loop["actions"], loop["act_key"]
     metrics = {}
     try:
         while steps < run.steps and not stop.requested:
@@ -205,11 +248,13 @@ def train(
                 truncated,
                 envs.true_next_obs(next_obs, info),
             )
-            state, actions, metrics = step_fn(state, transition, next_obs)
-            actions = np.asarray(actions)
-            obs, steps = next_obs, steps + run.num_envs
+            steps += run.num_envs
+            state, actions, metrics, act_key = step_fn(
+                state, transition, next_obs, act_key, steps
+            )
+            actions, obs = np.asarray(actions), next_obs
             _track_episodes(loop, reward, terminated | truncated)
-            loop["obs"], loop["actions"] = obs, actions
+            loop["obs"], loop["actions"], loop["act_key"] = obs, actions, act_key
             if world.dist is not None and steps % run.consistency_every < run.num_envs:
                 world.dist.check_consistent(state.params)
             if rec is not None and steps % run.log_every < run.num_envs:
@@ -226,6 +271,23 @@ def train(
             rec.close()
         return {"interrupted": True, "env_steps": steps, "run_dir": run_dir}
     return _finish(rec, run, agent, state, loop, steps, t0, run_dir, world)
+
+
+def _resume_point(ckpt_dir, world):
+    """The newest checkpoint `(step, saved)` that every rank holds, or None.
+
+    Ranks meet at every update, so after a crash their newest checkpoints differ by
+    at most one; each keeps two, and all resume from the oldest newest one.
+    """
+    directory = _rank_dir(ckpt_dir, world)
+    found = checkpoint.latest(directory)
+    if world.dist is None:
+        return found
+    mine = np.array([-1 if found is None else found[0]], np.int64)
+    step = int(world.dist.allreduce(mine, op="min")[0])
+    if step < 0:
+        return None
+    return found if step == mine[0] else (step, checkpoint.load_step(directory, step))
 
 
 def _rank_dir(ckpt_dir, world):
@@ -281,6 +343,7 @@ def _evaluate(rec, run, agent, state, loop, steps, t0, run_dir):
 
 def _checkpoint(ckpt_dir, world, steps, state, env, loop, t0):
     loop["elapsed"] = time.perf_counter() - t0
+    loop["act_key"] = np.asarray(loop["act_key"])
     saved = {"state": jax.device_get(state), "env": env, "loop": loop}
     checkpoint.save_step(_rank_dir(ckpt_dir, world), steps, saved)
 
