@@ -18,7 +18,7 @@ import pytest
 
 import rlblocks
 from rlblocks.agents import ppo as ppo_lib
-from rlblocks.train import checkpoint, cli, envs, ppo_loop
+from rlblocks.train import checkpoint, cli, envs, ppo_loop, ppo_setup
 
 # Tiny budgets: 2 envs x 32 steps per iteration, small nets, no periodic evals.
 TINY = [
@@ -89,8 +89,8 @@ def test_cli_train_eval(tmp_path, capsys, env, low, high):
 
 
 def test_a2c_update_is_one_adam_step_on_the_policy_gradient():
-    spec = ppo_loop.env_spec("CartPole-v1", envs.make_vector_env("CartPole-v1", 1))
-    config = ppo_loop.resolve(ppo_loop.PPORunConfig(steps=160), ppo_loop.A2C)
+    spec = ppo_setup.env_spec("CartPole-v1", envs.make_vector_env("CartPole-v1", 1))
+    config = ppo_loop.resolve(ppo_loop.PPORunConfig(steps=160), ppo_setup.A2C)
     parts = ppo_lib.learner(config, spec)
     params, opt_state = parts.init(jax.random.PRNGKey(0))
     rng = np.random.default_rng(0)
@@ -209,7 +209,7 @@ def test_mpirun_two_ranks_identical_parameters(tmp_path):
         np.testing.assert_array_equal(a, b)
     fields = json.loads((run / "config.json").read_text())["agent"]
     fields["hidden_sizes"] = tuple(fields["hidden_sizes"])
-    spec = ppo_loop.env_spec("CartPole-v1", envs.make_vector_env("CartPole-v1", 1))
+    spec = ppo_setup.env_spec("CartPole-v1", envs.make_vector_env("CartPole-v1", 1))
     parts = ppo_lib.learner(ppo_lib.PPOConfig(**fields), spec)
     init = _leaves(parts.init(jax.random.PRNGKey(3))[0])
     assert not all(np.array_equal(a, b) for a, b in zip(init, final, strict=True))

@@ -3,7 +3,7 @@
     rlblocks train dqn --env CartPole-v1 --steps 100000 --seed 0 [--field=value ...]
     rlblocks train c51 ...     (dqn --distributional=c51; qr_dqn: --distributional=qr)
     rlblocks train ppo --env CartPole-v1 --steps 200000 --seed 0  (or Pendulum-v1)
-    rlblocks train a2c ...     (PPO with one epoch of one minibatch, see ppo_loop)
+    rlblocks train a2c ...     (PPO with one epoch of one minibatch, see ppo_setup)
     rlblocks eval RUN_DIR [--episodes 10] [--which final|best]
     rlblocks plot RUN_DIR [RUN_DIR ...] [--out curve.png]
 
@@ -22,7 +22,7 @@ import sys
 import typing
 
 from rlblocks.agents import dqn as dqn_lib
-from rlblocks.train import checkpoint, envs, loop, plot, ppo_loop
+from rlblocks.train import checkpoint, envs, loop, plot, ppo_loop, ppo_setup
 
 
 def parse_overrides(args: list[str], *configs) -> list:
@@ -81,7 +81,7 @@ def _run_ppo(ns, extra):
     run = ppo_loop.PPORunConfig(env_id=ns.env, steps=ns.steps, seed=ns.seed)
     if ns.run_dir:
         run = dataclasses.replace(run, run_dir=ns.run_dir)
-    run, agent = parse_overrides(extra, run, ppo_loop.preset(ns.agent, ns.env))
+    run, agent = parse_overrides(extra, run, ppo_setup.preset(ns.agent, ns.env))
     return ppo_loop.train(run, agent, resume=ns.resume, agent_name=ns.agent)
 
 

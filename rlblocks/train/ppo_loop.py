@@ -8,12 +8,7 @@ truncation, not on termination) and runs the minibatch epochs of
 `rlblocks.agents.ppo.learner`. Under MPI every rank has its own envs and seeds and
 identical initial parameters; gradients are averaged inside the jitted update, so
 parameters stay identical; rank 0 alone logs, evaluates and writes the plot.
-
-A2C is the PPO preset `A2C`: one epoch of one minibatch per rollout (the ratio ρ is
-exactly 1 where the gradient is taken, so the clipped surrogate's gradient is the
-policy gradient −A ∇log π), T = 5 steps of 16 envs, λ = 1 (n-step advantages),
-unnormalised advantages and a constant step size (Adam, where the A2C paper used
-RMSProp).
+Presets (A2C among them) and the evaluation policy are in `ppo_setup`.
 """
 
 from __future__ import annotations
@@ -24,48 +19,15 @@ import os
 import time
 from typing import Any, NamedTuple
 
-import gymnasium as gym
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from rlblocks import envs as jax_envs
 from rlblocks.agents import ppo as ppo_lib
-from rlblocks.train import checkpoint, envs, loop, plot, records
+from rlblocks.train import checkpoint, envs, loop, plot, ppo_setup, records
 
 TRAIN_FIELDS = ("env_steps", "wall_time", "recent_return", "loss", "entropy", "sps")
-
-# Settings that learn the two target tasks (see benchmarks/README.md).
-CARTPOLE = ppo_lib.PPOConfig(
-    num_envs=8,
-    num_steps=32,
-    update_epochs=20,
-    num_minibatches=1,
-    gamma=0.98,
-    gae_lambda=0.8,
-    entropy_cost=0.0,
-    learning_rate=1e-3,
-)
-PENDULUM = ppo_lib.PPOConfig()
-A2C = ppo_lib.PPOConfig(
-    num_envs=16,
-    num_steps=5,
-    update_epochs=1,
-    num_minibatches=1,
-    gae_lambda=1.0,
-    learning_rate=7e-4,
-    anneal_lr=False,
-    normalize_advantages=False,
-)
-
-
-def preset(agent: str, env_id: str) -> ppo_lib.PPOConfig:
-    """The default config of `rlblocks train <agent> --env <env_id>`."""
-    if agent == "a2c":
-        return A2C
-    return {"CartPole-v1": CARTPOLE, "Pendulum-v1": PENDULUM}.get(
-        env_id, ppo_lib.PPOConfig()
-    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,37 +77,6 @@ class Rollout(NamedTuple):
     last_obs: np.ndarray
 
 
-def env_spec(env_id: str, env: gym.vector.VectorEnv) -> jax_envs.EnvSpec:
-    """The `EnvSpec` of a gymnasium vector env (Discrete or 1-D Box actions)."""
-    obs_space, act_space = env.single_observation_space, env.single_action_space
-    limit = gym.spec(env_id).max_episode_steps or 0
-    obs_shape = tuple(obs_space.shape)
-    if isinstance(act_space, gym.spaces.Discrete):
-        return jax_envs.EnvSpec(
-            env_id, obs_shape, int(act_space.n), (), None, None, limit
-        )
-    if isinstance(act_space, gym.spaces.Box) and len(act_space.shape) == 1:
-        low, high = float(act_space.low.min()), float(act_space.high.max())
-        return jax_envs.EnvSpec(
-            env_id, obs_shape, None, tuple(act_space.shape), low, high, limit
-        )
-    raise ValueError(
-        f"env {env_id!r}: PPO needs Discrete or 1-D Box actions, got {act_space}"
-    )
-
-
-def deterministic_policy(parts: ppo_lib.PPOLearner, spec, params):
-    """Host policy obs [N, ...] -> argmax actions [N] or clipped means [N, A]."""
-    if spec.num_actions is None:
-        fn = lambda p, o: jnp.clip(  # noqa: E731
-            parts.apply(p, o)[0], spec.action_low, spec.action_high
-        )
-    else:
-        fn = lambda p, o: parts.apply(p, o)[0].argmax(-1)  # noqa: E731
-    fn = jax.jit(fn)
-    return lambda obs: np.asarray(fn(params, obs))
-
-
 def resolve(run: PPORunConfig, config: ppo_lib.PPOConfig) -> ppo_lib.PPOConfig:
     """The run's step budget becomes the agent's (it sets the step-size decay)."""
     return dataclasses.replace(config, total_steps=run.steps)
@@ -155,7 +86,7 @@ def build(run: PPORunConfig, config: ppo_lib.PPOConfig, world: loop.World):
     """The vector env, its spec, the learner and the jitted act and learn calls."""
     config = resolve(run, config)
     env = envs.make_vector_env(run.env_id, config.num_envs)
-    spec = env_spec(run.env_id, env)
+    spec = ppo_setup.env_spec(run.env_id, env)
     grad_transform = None if world.size == 1 else world.dist.average_gradients
     parts = ppo_lib.learner(config, spec, grad_transform=grad_transform)
     policy = jax.vmap(parts.policy, in_axes=(None, 0, 0))
@@ -167,23 +98,7 @@ def build(run: PPORunConfig, config: ppo_lib.PPOConfig, world: loop.World):
 
     def learn(state, batch):
         update_key, key = jax.random.split(state.key)
-        value_fn = lambda o: parts.apply(state.params, o)[2]  # noqa: E731
-        traj = jax_envs.Trajectory(
-            batch.obs,
-            batch.action,
-            batch.reward,
-            batch.terminated,
-            batch.truncated,
-            batch.next_obs,
-            None,
-        )
-        adv = ppo_lib._advantages(
-            config,
-            traj,
-            batch.value,
-            value_fn(batch.last_obs),
-            value_fn(batch.next_obs),
-        )
+        adv = _advantages(config, parts, state.params, batch)
         n = batch.reward.size
         flat = lambda x: x.reshape(n, *x.shape[2:])  # noqa: E731
         data = (batch.obs, batch.action, batch.log_prob, adv, adv + batch.value)
@@ -196,6 +111,15 @@ def build(run: PPORunConfig, config: ppo_lib.PPOConfig, world: loop.World):
     return env, spec, parts, config, jax.jit(act), jax.jit(learn)
 
 
+def _advantages(config, parts, params, batch):
+    """GAE [T, N] of a host `Rollout` (bootstraps from `next_obs` on truncation)."""
+    value_fn = lambda o: parts.apply(params, o)[2]  # noqa: E731
+    # reward, terminated, truncated, next_obs
+    traj = jax_envs.Trajectory(batch.obs, batch.action, *batch[4:8], None)
+    last_value, next_values = value_fn(batch.last_obs), value_fn(batch.next_obs)
+    return ppo_lib._advantages(config, traj, batch.value, last_value, next_values)
+
+
 def _rollout(env, act_fn, state, lp, num_steps):
     """Step the vector env T times; returns the new key and the `Rollout`."""
     cols = {name: [] for name in Rollout._fields[:-1]}
@@ -204,16 +128,9 @@ def _rollout(env, act_fn, state, lp, num_steps):
         key, action, logp, value = act_fn(state.params, key, obs)
         action, logp, value = jax.device_get((action, logp, value))
         next_obs, reward, terminated, truncated, info = env.step(action)
-        step = (
-            obs,
-            action,
-            logp,
-            value,
-            reward.astype(np.float32),
-            terminated,
-            truncated,
-            envs.true_next_obs(next_obs, info),
-        )
+        reward = reward.astype(np.float32)
+        true_next = envs.true_next_obs(next_obs, info)
+        step = (obs, action, logp, value, reward, terminated, truncated, true_next)
         for name, x in zip(cols, step, strict=True):
             cols[name].append(x)
         loop._track_episodes(lp, reward, terminated | truncated)
@@ -348,7 +265,7 @@ def _log_train(ctx, lp, metrics, steps):
 
 def _evaluate(ctx, state, lp, steps):
     run = ctx.run
-    policy = deterministic_policy(ctx.parts, ctx.spec, state.params)
+    policy = ppo_setup.deterministic_policy(ctx.parts, ctx.spec, state.params)
     seed = 10_000 + 1_000 * (run.seed + 1)
     returns = envs.evaluate(run.env_id, policy, run.eval_episodes, seed=seed)
     mean = float(returns.mean())
@@ -439,9 +356,9 @@ def evaluate_run(
     fields["hidden_sizes"] = tuple(fields["hidden_sizes"])
     config = ppo_lib.PPOConfig(**fields)
     env = envs.make_vector_env(run.env_id, 1)
-    spec = env_spec(run.env_id, env)
+    spec = ppo_setup.env_spec(run.env_id, env)
     env.close()
     parts = ppo_lib.learner(config, spec)
     params = checkpoint.load(os.path.join(run_dir, f"{which}_params.pkl"))
-    policy = deterministic_policy(parts, spec, params)
+    policy = ppo_setup.deterministic_policy(parts, spec, params)
     return envs.evaluate(run.env_id, policy, episodes, seed=seed)
