@@ -29,7 +29,16 @@ CARTPOLE = ppo_lib.PPOConfig(
     entropy_cost=0.0,
     learning_rate=1e-3,
 )
-PENDULUM = ppo_lib.PPOConfig()
+PENDULUM = ppo_lib.PPOConfig(
+    num_envs=16,
+    num_steps=128,
+    update_epochs=10,
+    num_minibatches=4,
+    gamma=0.9,
+    entropy_cost=0.0,
+    learning_rate=1e-3,
+    reward_scale=0.1,
+)
 A2C = ppo_lib.PPOConfig(
     num_envs=16,
     num_steps=5,
