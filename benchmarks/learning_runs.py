@@ -103,6 +103,10 @@ def run_jitted(name, env_id, steps, seed):
     """Train one seed of the fully-jitted PPO; evaluate it on the gymnasium env."""
     import dataclasses
 
+    # Single-threaded XLA kernels, as `rlblocks train` sets (cli.SINGLE_THREAD_XLA);
+    # set here, before jax is first imported.
+    flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    os.environ.setdefault("XLA_FLAGS", flags)
     import jax
 
     from rlblocks import envs as jax_envs
