@@ -1,7 +1,9 @@
-"""Learning runs of the DQN family through the `rlblocks train` CLI.
+"""Learning runs of the DQN family and PPO through the `rlblocks train` CLI, and of
+the fully-jitted PPO (`rlblocks.agents.ppo` on the pure-JAX envs).
 
-Each run trains for a fixed env-step budget and reports the greedy evaluation of its
-final parameters (10 episodes) and the best periodic evaluation, with wall time.
+Each run trains for a fixed env-step budget and reports the greedy (deterministic)
+evaluation of its final parameters on the gymnasium env (10 episodes) and, for CLI
+runs, the best periodic evaluation, with wall time.
 Not part of `make bench` (it takes tens of minutes); results are recorded by hand in
 benchmarks/README.md.
 
@@ -9,6 +11,10 @@ benchmarks/README.md.
     python benchmarks/learning_runs.py --suite cartpole_mpi --seeds 0 1 2 3 4
     python benchmarks/learning_runs.py --suite acrobot --seeds 0 1 2
     python benchmarks/learning_runs.py --suite variants --seeds 0
+    python benchmarks/learning_runs.py --suite ppo_cartpole --seeds 0 1 2 3 4
+    python benchmarks/learning_runs.py --suite ppo_pendulum --seeds 0 1 2
+    python benchmarks/learning_runs.py --suite ppo_jit_cartpole --seeds 0 1 2 3 4
+    python benchmarks/learning_runs.py --suite ppo_jit_pendulum --seeds 0 1 2
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ import time
 BIN = os.path.dirname(sys.executable)
 MPIRUN = [os.path.join(BIN, "mpirun"), "--allow-run-as-root", "--oversubscribe", "-n"]
 
-# name -> (env, steps per process, ranks, overrides)
+# name -> (env, steps per process, ranks, overrides[, agent]); agent defaults to dqn.
+# PPO runs use the per-env presets of `rlblocks.train.ppo_setup`.
 SUITES = {
     "cartpole": [("default", "CartPole-v1", 100_000, 1, [])],
     # Two ranks of 100k steps each (the `make demo` command).
@@ -39,10 +46,19 @@ SUITES = {
         ("n_step3", "CartPole-v1", 100_000, 1, ["--double=false"]),
         ("prioritized", "CartPole-v1", 100_000, 1, ["--prioritized=true"]),
     ],
+    "ppo_cartpole": [("ppo", "CartPole-v1", 200_000, 1, [], "ppo")],
+    "ppo_cartpole_mpi": [("ppo-mpi2", "CartPole-v1", 100_000, 2, [], "ppo")],
+    "ppo_pendulum": [("ppo", "Pendulum-v1", 1_000_000, 1, [], "ppo")],
+    "a2c_cartpole": [("a2c", "CartPole-v1", 200_000, 1, [], "a2c")],
+}
+# Fully-jitted PPO on the pure-JAX ports: name -> (env, steps), same presets.
+JIT_SUITES = {
+    "ppo_jit_cartpole": ("CartPole-v1", 200_000),
+    "ppo_jit_pendulum": ("Pendulum-v1", 1_000_000),
 }
 
 
-def run_one(name, env, steps, ranks, overrides, seed, out_dir):
+def run_one(name, env, steps, ranks, overrides, seed, out_dir, agent="dqn"):
     """Train one seed; return its summary with wall time."""
     run_dir = os.path.join(out_dir, f"{name}-{env}-s{seed}")
     # `python -m` rather than the `rlblocks` script, so PYTHONPATH picks the code.
@@ -51,7 +67,7 @@ def run_one(name, env, steps, ranks, overrides, seed, out_dir):
         "-m",
         "rlblocks.train.cli",
         "train",
-        "dqn",
+        agent,
         "--env",
         env,
         "--steps",
@@ -63,7 +79,8 @@ def run_one(name, env, steps, ranks, overrides, seed, out_dir):
         *overrides,
     ]
     if ranks > 1:
-        cmd = [*MPIRUN, str(ranks), *cmd]
+        forward = ["-x", "PYTHONPATH"] if "PYTHONPATH" in os.environ else []
+        cmd = [*MPIRUN, str(ranks), *forward, *cmd]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, timeout=3600)
     wall = time.perf_counter() - start
@@ -85,20 +102,62 @@ def run_one(name, env, steps, ranks, overrides, seed, out_dir):
     }
 
 
+def run_jitted(name, env_id, steps, seed):
+    """Train one seed of the fully-jitted PPO; evaluate it on the gymnasium env."""
+    import dataclasses
+
+    # Single-threaded XLA kernels, as `rlblocks train` sets (cli.SINGLE_THREAD_XLA);
+    # set here, before jax is first imported.
+    flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    os.environ.setdefault("XLA_FLAGS", flags)
+    import jax
+
+    from rlblocks import envs as jax_envs
+    from rlblocks.agents import ppo
+    from rlblocks.train import envs, ppo_setup
+
+    config = dataclasses.replace(ppo_setup.preset("ppo", env_id), total_steps=steps)
+    make = {"CartPole-v1": jax_envs.cartpole, "Pendulum-v1": jax_envs.pendulum}
+    env = make[env_id]()
+    agent = ppo.ppo(config, env)
+    start = time.perf_counter()
+    state, _ = jax.block_until_ready(jax.jit(agent.train)(jax.random.key(seed)))
+    wall = time.perf_counter() - start
+    parts = ppo.learner(config, env.spec)
+    policy = ppo_setup.deterministic_policy(parts, env.spec, state.params)
+    returns = envs.evaluate(env_id, policy, 10, seed=10_000 + 1_000 * (seed + 1))
+    return {
+        "suite": name,
+        "env": env_id,
+        "seed": seed,
+        "env_steps": config.num_iterations * config.num_envs * config.num_steps,
+        "final_eval_mean": float(returns.mean()),
+        "final_eval_min": float(returns.min()),
+        "wall_s": round(wall, 1),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--suite", choices=sorted(SUITES), required=True)
+    parser.add_argument(
+        "--suite", choices=sorted([*SUITES, *JIT_SUITES]), required=True
+    )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--only", nargs="*", default=None, help="run names to keep")
     parser.add_argument(
         "--out", default=os.path.join(tempfile.gettempdir(), "rlb-runs")
     )
     ns = parser.parse_args()
-    for name, env, steps, ranks, overrides in SUITES[ns.suite]:
+    if ns.suite in JIT_SUITES:
+        for seed in ns.seeds:
+            record = run_jitted(ns.suite, *JIT_SUITES[ns.suite], seed)
+            print(json.dumps(record), flush=True)
+        return
+    for name, env, steps, ranks, overrides, *agent in SUITES[ns.suite]:
         if ns.only and name not in ns.only:
             continue
         for seed in ns.seeds:
-            record = run_one(name, env, steps, ranks, overrides, seed, ns.out)
+            record = run_one(name, env, steps, ranks, overrides, seed, ns.out, *agent)
             print(json.dumps(record), flush=True)
 
 

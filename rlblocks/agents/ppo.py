@@ -59,6 +59,8 @@ class PPOConfig:
     """Hidden layers of the (separate) actor and critic MLPs, tanh activations."""
     normalize_advantages: bool = True
     """Standardize advantages per minibatch."""
+    reward_scale: float = 1.0
+    """Rewards are multiplied by this before GAE (e.g. 0.1 for Pendulum's [-16, 0])."""
 
     @property
     def num_iterations(self) -> int:
@@ -132,12 +134,127 @@ def _advantages(config, traj, values, last_value, next_values):
     discount = config.gamma * (1.0 - traj.terminated)
     # δₜ = rₜ + γₜ v(next_obsₜ) − v(obsₜ): fold the gap to v(obsₜ₊₁) into the reward
     all_values = jnp.concatenate([values, last_value[None]], 0)
-    reward = traj.reward + discount * (next_values - all_values[1:])
+    reward = config.reward_scale * traj.reward
+    reward = reward + discount * (next_values - all_values[1:])
     lam = config.gae_lambda * (1.0 - traj.truncated)  # cut the trace at a reset
     gae = jax.vmap(
         multistep.truncated_generalized_advantage_estimation, in_axes=(1, 1, 1, 1)
     )(reward, discount, lam, all_values)
     return gae.T  # [T, N]
+
+
+class PPOLearner(NamedTuple):
+    """The environment-independent pieces of PPO, shared by `ppo` and the runtime.
+
+    Attributes:
+      init: `init(key) -> (params, opt_state)`.
+      apply: `apply(params, obs [..., O]) -> (logits or mean [..., A], log_std [A],
+        value [...])`.
+      policy: `policy(params, key, obs [O]) -> (action, (log_prob, value))`, a
+        sample for ONE observation (vmap it for a batch).
+      update: `update(params, opt_state, key, data) -> (params, opt_state, (loss,
+        entropy) [E, M])`, E epochs of M shuffled minibatches of `data = (obs,
+        action, old_log_prob, advantage, value_target)`, each leaf [B, ...].
+    """
+
+    init: Callable[[types.PRNGKey], tuple[Any, Any]]
+    apply: Callable[..., tuple[jax.Array, jax.Array, jax.Array]]
+    policy: Callable[..., tuple[jax.Array, tuple[jax.Array, jax.Array]]]
+    update: Callable[..., tuple[Any, Any, tuple[jax.Array, jax.Array]]]
+
+
+def learner(
+    config: PPOConfig,
+    spec: envs.EnvSpec,
+    *,
+    grad_transform: Callable[[Any], Any] | None = None,
+) -> PPOLearner:
+    """Build PPO's network, optimizer, sampling policy and minibatch-epoch update.
+
+    L = −min(ρA, clip(ρ, 1−ε, 1+ε)A) + c_v ½(v − G)² − c_H H(π),  ρ = π/π_old
+
+    Args:
+      config: hyperparameters (`num_iterations` sets the step-size annealing).
+      spec: the environment's spec (observation shape, discrete or continuous).
+      grad_transform: applied to the gradients before the optimizer, e.g.
+        `rlblocks.distributed.average_gradients` for data parallelism.
+
+    Returns:
+      A `PPOLearner(init, apply, policy, update)` of pure functions.
+
+    References:
+      Schulman et al., "Proximal Policy Optimization Algorithms", 2017.
+    """
+    continuous = spec.num_actions is None
+    num_outputs = spec.action_shape[0] if continuous else spec.num_actions
+    net = ActorCritic(num_outputs, config.hidden_sizes, continuous)
+    n, t, m = config.num_envs, config.num_steps, config.num_minibatches
+    if (n * t) % m:
+        raise ValueError(
+            f"num_envs * num_steps ({n * t}) must be divisible by num_minibatches ({m})"
+        )
+    num_updates = config.num_iterations * config.update_epochs * m
+    lr = config.learning_rate
+    if config.anneal_lr:
+        lr = optax.linear_schedule(lr, 0.0, max(num_updates, 1))
+    optimizer = optax.chain(
+        optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5)
+    )
+
+    def init(key):
+        params = net.init(key, jnp.zeros(spec.observation_shape))
+        return params, optimizer.init(params)
+
+    def policy_fn(params, key, obs):
+        out, log_std, value = net.apply(params, obs)
+        if continuous:
+            action = out + jnp.exp(log_std) * jax.random.normal(key, out.shape)
+        else:
+            action = jax.random.categorical(key, out)
+        logp, _ = _log_prob_entropy(continuous, out, log_std, action)
+        return action, (logp, value)
+
+    def loss_fn(params, batch):
+        obs, action, old_logp, adv, target = batch
+        out, log_std, value = net.apply(params, obs)
+        logp, entropy = _log_prob_entropy(continuous, out, log_std, action)
+        if config.normalize_advantages:
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        pg = policy_gradients.clipped_surrogate_pg_loss(
+            jnp.exp(logp - old_logp), adv, config.clip_eps
+        )
+        v_loss = jnp.mean(losses.l2_loss(value, target))
+        ent = jnp.mean(entropy)
+        loss = pg + config.value_cost * v_loss - config.entropy_cost * ent
+        return loss, ent
+
+    def update_minibatch(carry, batch):
+        params, opt_state = carry
+        (loss, ent), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch)
+        if grad_transform is not None:
+            grads = grad_transform(grads)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return (optax.apply_updates(params, updates), opt_state), (loss, ent)
+
+    def update_epoch(carry, key):
+        params, opt_state, data = carry
+        size = jax.tree.leaves(data)[0].shape[0]
+        perm = jax.random.permutation(key, size)
+        shuffle = lambda x: x[perm].reshape(m, -1, *x.shape[1:])  # noqa: E731
+        (params, opt_state), stats = jax.lax.scan(
+            update_minibatch, (params, opt_state), jax.tree.map(shuffle, data)
+        )
+        return (params, opt_state, data), stats
+
+    def update(params, opt_state, key, data):
+        (params, opt_state, _), stats = jax.lax.scan(
+            update_epoch,
+            (params, opt_state, data),
+            jax.random.split(key, config.update_epochs),
+        )
+        return params, opt_state, stats
+
+    return PPOLearner(init, net.apply, policy_fn, update)
 
 
 def ppo(config: PPOConfig, env: envs.Env) -> PPO:
@@ -157,85 +274,31 @@ def ppo(config: PPOConfig, env: envs.Env) -> PPO:
     References:
       Schulman et al., "Proximal Policy Optimization Algorithms", 2017.
     """
-    spec = env.spec
-    continuous = spec.num_actions is None
-    num_outputs = spec.action_shape[0] if continuous else spec.num_actions
-    net = ActorCritic(num_outputs, config.hidden_sizes, continuous)
-    n, t, m = config.num_envs, config.num_steps, config.num_minibatches
-    if (n * t) % m:
-        raise ValueError(
-            f"num_envs * num_steps ({n * t}) must be divisible by num_minibatches ({m})"
-        )
-    num_updates = config.num_iterations * config.update_epochs * m
-    lr = config.learning_rate
-    if config.anneal_lr:
-        lr = optax.linear_schedule(lr, 0.0, max(num_updates, 1))
-    optimizer = optax.chain(
-        optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5)
-    )
-
-    def policy_fn(params, key, obs):
-        out, log_std, value = net.apply(params, obs)
-        if continuous:
-            action = out + jnp.exp(log_std) * jax.random.normal(key, out.shape)
-        else:
-            action = jax.random.categorical(key, out)
-        logp, _ = _log_prob_entropy(continuous, out, log_std, action)
-        return action, (logp, value)
+    parts = learner(config, env.spec)
+    n, t = config.num_envs, config.num_steps
 
     def act(params, key, obs):
-        return policy_fn(params, key, obs)[0]
+        return parts.policy(params, key, obs)[0]
 
     def init(key):
         net_key, env_key, key = jax.random.split(key, 3)
-        params = net.init(net_key, jnp.zeros(spec.observation_shape))
+        params, opt_state = parts.init(net_key)
         env_state, _ = envs.reset_batch(env, env_key, n)
-        return PPOState(params, optimizer.init(params), env_state, jnp.zeros(n), key)
-
-    def loss_fn(params, batch):
-        obs, action, old_logp, adv, target = batch
-        out, log_std, value = net.apply(params, obs)
-        logp, entropy = _log_prob_entropy(continuous, out, log_std, action)
-        if config.normalize_advantages:
-            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
-        pg = policy_gradients.clipped_surrogate_pg_loss(
-            jnp.exp(logp - old_logp), adv, config.clip_eps
-        )
-        v_loss = jnp.mean(losses.l2_loss(value, target))
-        ent = jnp.mean(entropy)
-        loss = pg + config.value_cost * v_loss - config.entropy_cost * ent
-        return loss, ent
-
-    def update_minibatch(carry, batch):
-        params, opt_state = carry
-        (loss, ent), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), opt_state), (loss, ent)
-
-    def update_epoch(carry, key):
-        params, opt_state, data = carry
-        perm = jax.random.permutation(key, n * t)
-        shuffle = lambda x: x[perm].reshape(m, -1, *x.shape[1:])  # noqa: E731
-        (params, opt_state), stats = jax.lax.scan(
-            update_minibatch, (params, opt_state), jax.tree.map(shuffle, data)
-        )
-        return (params, opt_state, data), stats
+        return PPOState(params, opt_state, env_state, jnp.zeros(n), key)
 
     def iteration(state):
         roll_key, epoch_key, key = jax.random.split(state.key, 3)
         env_state, traj = envs.rollout(
-            roll_key, env, policy_fn, state.params, state.env_state, t
+            roll_key, env, parts.policy, state.params, state.env_state, t
         )
         logp, values = traj.policy_extras
-        value_fn = lambda o: net.apply(state.params, o)[2]  # noqa: E731
+        value_fn = lambda o: parts.apply(state.params, o)[2]  # noqa: E731
         last_value = value_fn(jax.vmap(env.observe)(env_state))
         adv = _advantages(config, traj, values, last_value, value_fn(traj.next_obs))
         flat = lambda x: x.reshape(n * t, *x.shape[2:])  # noqa: E731
         data = jax.tree.map(flat, (traj.obs, traj.action, logp, adv, adv + values))
-        (params, opt_state, _), (loss, ent) = jax.lax.scan(
-            update_epoch,
-            (state.params, state.opt_state, data),
-            jax.random.split(epoch_key, config.update_epochs),
+        params, opt_state, (loss, ent) = parts.update(
+            state.params, state.opt_state, epoch_key, data
         )
         ret, ended_sum, ended = _episode_returns(state.episode_return, traj)
         metrics = PPOMetrics(

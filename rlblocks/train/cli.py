@@ -2,11 +2,14 @@
 
     rlblocks train dqn --env CartPole-v1 --steps 100000 --seed 0 [--field=value ...]
     rlblocks train c51 ...     (dqn --distributional=c51; qr_dqn: --distributional=qr)
+    rlblocks train ppo --env CartPole-v1 --steps 200000 --seed 0  (or Pendulum-v1)
+    rlblocks train a2c ...     (PPO with one epoch of one minibatch, see ppo_setup)
     rlblocks eval RUN_DIR [--episodes 10] [--which final|best]
     rlblocks plot RUN_DIR [RUN_DIR ...] [--out curve.png]
 
 `--field=value` overrides any field of `RunConfig` or `DQNConfig` (e.g.
-`--double=false --n_step=3 --hidden_sizes=64,64`).
+`--double=false --n_step=3 --hidden_sizes=64,64`); for ppo and a2c, of
+`PPORunConfig` or `PPOConfig` (e.g. `--num_envs=16 --update_epochs=10`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import sys
 import typing
 
 from rlblocks.agents import dqn as dqn_lib
-from rlblocks.train import checkpoint, envs, loop, plot
+from rlblocks.train import checkpoint, envs, loop, plot, ppo_loop, ppo_setup
 
 
 def parse_overrides(args: list[str], *configs) -> list:
@@ -70,19 +73,35 @@ AGENTS = {
     "c51": dqn_lib.DQNConfig(distributional="c51"),
     "qr_dqn": dqn_lib.DQNConfig(distributional="qr"),
 }
+# Policy-gradient agents of `rlblocks train`, run by `ppo_loop` (presets per env).
+PPO_AGENTS = ("a2c", "ppo")
+
+
+def _run_ppo(ns, extra):
+    run = ppo_loop.PPORunConfig(env_id=ns.env, steps=ns.steps, seed=ns.seed)
+    if ns.run_dir:
+        run = dataclasses.replace(run, run_dir=ns.run_dir)
+    run, agent = parse_overrides(extra, run, ppo_setup.preset(ns.agent, ns.env))
+    return ppo_loop.train(run, agent, resume=ns.resume, agent_name=ns.agent)
 
 
 def _train(ns, extra):
+    if ns.agent in PPO_AGENTS:
+        return _report(_run_ppo(ns, extra))
     if ns.agent not in AGENTS:
         raise SystemExit(f"unknown agent {ns.agent!r}; available: {', '.join(AGENTS)}")
     run = loop.RunConfig(env_id=ns.env, steps=ns.steps, seed=ns.seed)
     if ns.run_dir:
         run = dataclasses.replace(run, run_dir=ns.run_dir)
     run, agent = parse_overrides(extra, run, AGENTS[ns.agent])
-    summary = loop.train(run, agent, resume=ns.resume)
+    return _report(loop.train(run, agent, resume=ns.resume))
+
+
+def _report(summary):
+    run_env = summary.get("env_id")
     if "final_eval_mean" in summary:
         print(
-            f"{run.env_id} seed {run.seed}: {summary['env_steps']} env steps "
+            f"{run_env} seed {summary['seed']}: {summary['env_steps']} env steps "
             f"({summary['ranks']} rank(s)) in {summary['wall_time_s']:.1f} s; greedy "
             f"eval {summary['final_eval_mean']:.1f} ± {summary['final_eval_std']:.1f}"
             f" (best {summary['best_eval_mean']:.1f})\n"
@@ -96,9 +115,11 @@ def _train(ns, extra):
     return 0
 
 
-def _eval(ns):
+def _eval_returns(ns):
     with open(os.path.join(ns.run_dir, "config.json")) as f:
         saved = json.load(f)
+    if saved.get("algo") == "ppo":
+        return ppo_loop.evaluate_run(ns.run_dir, ns.which, ns.episodes, ns.seed)
     run = loop.RunConfig(**saved["run"])
     fields = saved["agent"]
     fields["hidden_sizes"] = tuple(fields["hidden_sizes"])
@@ -111,9 +132,13 @@ def _eval(ns):
         1,
     )
     params = checkpoint.load(os.path.join(ns.run_dir, f"{ns.which}_params.pkl"))
-    returns = envs.evaluate(
+    return envs.evaluate(
         run.env_id, loop.greedy_policy(agent, params), ns.episodes, seed=ns.seed
     )
+
+
+def _eval(ns):
+    returns = _eval_returns(ns)
     print(
         json.dumps(
             {
@@ -150,13 +175,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("train", help="train an agent (extra --field=value overrides)")
-    p.add_argument("agent", choices=sorted(AGENTS))
+    p.add_argument("agent", choices=sorted([*AGENTS, *PPO_AGENTS]))
     p.add_argument("--env", default="CartPole-v1")
     p.add_argument("--steps", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--run-dir", default="")
     p.add_argument("--resume", action="store_true")
-    p = sub.add_parser("eval", help="greedy evaluation of a finished run")
+    p = sub.add_parser("eval", help="greedy (deterministic) evaluation of a run")
     p.add_argument("run_dir")
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--seed", type=int, default=123_456)

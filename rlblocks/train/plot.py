@@ -42,6 +42,10 @@ def plot(run_dirs: list[str], out: str, title: str = "") -> str:
             steps, values = curves(run_dirs, column, log)
         except ValueError:
             continue
+        seen = ~np.all(np.isnan(values), 0)  # e.g. before the first episode ended
+        if not seen.any():
+            continue
+        steps, values = steps[seen], values[:, seen]
         mean, std = np.nanmean(values, 0), np.nanstd(values, 0)
         n = len(values)
         ax.plot(steps, mean, color=color, label=f"{label} (mean of {n})")

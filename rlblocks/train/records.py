@@ -55,10 +55,17 @@ def read_csv(path: str) -> dict[str, list[float]]:
 class Recorder:
     """Train/eval CSV logs, optional TensorBoard, and a tqdm progress bar."""
 
-    def __init__(self, run_dir: str, total: int, start: int, resume: bool):
+    def __init__(
+        self,
+        run_dir: str,
+        total: int,
+        start: int,
+        resume: bool,
+        train_fields: tuple[str, ...] = TRAIN_FIELDS,
+    ):
         os.makedirs(run_dir, exist_ok=True)
         step = start if resume else None
-        self.train = CSVLog(os.path.join(run_dir, "train.csv"), TRAIN_FIELDS, step)
+        self.train = CSVLog(os.path.join(run_dir, "train.csv"), train_fields, step)
         self.eval = CSVLog(os.path.join(run_dir, "eval.csv"), EVAL_FIELDS, step)
         self.tb = _tensorboard(run_dir)
         self.bar = tqdm(
