@@ -55,9 +55,12 @@ def test_seeds_vmapped_equal_separate_runs():
         np.testing.assert_allclose(both.loss[i], one.loss, rtol=1e-4, atol=1e-6)
         np.testing.assert_array_equal(both.episodes[i], one.episodes)
         np.testing.assert_array_equal(both.eval_return[i], one.eval_return)
-        leaves = jax.tree.leaves(state.agent.params)
-        for a, b in zip(jax.tree.leaves(both_state.agent.params), leaves):
-            np.testing.assert_allclose(a[i], b, rtol=1e-4, atol=1e-6)
+        got = jax.tree.map(lambda x, i=i: x[i], both_state.agent.params)
+        jax.tree.map(
+            lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
+            got,
+            state.agent.params,
+        )
     assert not np.allclose(both.loss[0], both.loss[1])
 
 
@@ -71,7 +74,7 @@ def test_greedy_returns_match_a_python_loop():
     states, _ = envs.reset_batch(env, key, 4)
     want = []
     for i in range(4):
-        state, ret = jax.tree.map(lambda x: x[i], states), 0.0
+        state, ret = jax.tree.map(lambda x, i=i: x[i], states), 0.0
         for _ in range(env.spec.max_episode_steps):
             state, _, reward, terminated, truncated = env.step(key, state, 1)
             ret += float(reward)
