@@ -69,6 +69,7 @@ def dqn_jit(
     num_evals: int = 10,
     eval_episodes: int = 10,
     grad_transform: Callable | None = None,
+    rank: int = 0,
 ) -> DQNJit:
     """Build a fully-jitted DQN run on a discrete-action pure-JAX `env`.
 
@@ -86,6 +87,8 @@ def dqn_jit(
       eval_episodes: episodes per evaluation (one fresh env each).
       grad_transform: applied to gradients before the optimizer (e.g.
         `rlblocks.distributed.average_gradients`; do not vmap seeds then).
+      rank: data-parallel rank; if not 0, the environment, exploration and
+        replay-sampling keys (not the parameter key) are folded with it.
 
     Returns:
       A `DQNJit(init, train, evaluate, agent)`.
@@ -111,6 +114,10 @@ def dqn_jit(
     def init(key):
         agent_key, env_key, act_key, key = jax.random.split(key, 4)
         state = agent.init(agent_key)
+        if rank:
+            fold = lambda k: jax.random.fold_in(k, rank)  # noqa: E731
+            env_key, act_key, key = fold(env_key), fold(act_key), fold(key)
+            state = state._replace(key=fold(state.key))
         env_state, obs = envs.reset_batch(env, env_key, num_envs)
         actions = agent.act(state.params, act_key, obs, agent.epsilon(0))
         zeros = jnp.zeros(num_envs, jnp.float32)

@@ -140,7 +140,13 @@ def _advantages(config, traj, values, last_value, next_values):
     return gae.T  # [T, N]
 
 
-def ppo(config: PPOConfig, env: envs.Env) -> PPO:
+def ppo(
+    config: PPOConfig,
+    env: envs.Env,
+    *,
+    grad_transform: Callable | None = None,
+    rank: int = 0,
+) -> PPO:
     """Build a fully-jitted PPO agent for `env`.
 
     L = −min(ρA, clip(ρ, 1−ε, 1+ε)A) + c_v ½(v − G)² − c_H H(π),  ρ = π/π_old
@@ -148,6 +154,11 @@ def ppo(config: PPOConfig, env: envs.Env) -> PPO:
     Args:
       config: hyperparameters.
       env: a pure-JAX environment (`rlblocks.envs`), discrete or continuous.
+      grad_transform: applied to each minibatch gradient before the optimizer,
+        e.g. `rlblocks.distributed.average_gradients` (then do not vmap seeds).
+      rank: data-parallel rank; if not 0, the environment and sampling keys (not
+        the parameter key) are folded with it, so ranks share parameters but
+        collect different data.
 
     Returns:
       `PPO(init, iteration, train, act)`: `train(key) -> (state, metrics)` runs the
@@ -174,7 +185,7 @@ def ppo(config: PPOConfig, env: envs.Env) -> PPO:
         optax.clip_by_global_norm(config.max_grad_norm), optax.adam(lr, eps=1e-5)
     )
 
-    def policy_fn(params, key, obs):
+    def policy_fn(params, key, obs):  # obs [*B, O], one key for the batch
         out, log_std, value = net.apply(params, obs)
         if continuous:
             action = out + jnp.exp(log_std) * jax.random.normal(key, out.shape)
@@ -188,6 +199,8 @@ def ppo(config: PPOConfig, env: envs.Env) -> PPO:
 
     def init(key):
         net_key, env_key, key = jax.random.split(key, 3)
+        if rank:
+            env_key, key = (jax.random.fold_in(k, rank) for k in (env_key, key))
         params = net.init(net_key, jnp.zeros(spec.observation_shape))
         env_state, _ = envs.reset_batch(env, env_key, n)
         return PPOState(params, optimizer.init(params), env_state, jnp.zeros(n), key)
@@ -209,6 +222,8 @@ def ppo(config: PPOConfig, env: envs.Env) -> PPO:
     def update_minibatch(carry, batch):
         params, opt_state = carry
         (loss, ent), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, batch)
+        if grad_transform is not None:
+            grads = grad_transform(grads)
         updates, opt_state = optimizer.update(grads, opt_state, params)
         return (optax.apply_updates(params, updates), opt_state), (loss, ent)
 
@@ -224,7 +239,13 @@ def ppo(config: PPOConfig, env: envs.Env) -> PPO:
     def iteration(state):
         roll_key, epoch_key, key = jax.random.split(state.key, 3)
         env_state, traj = envs.rollout(
-            roll_key, env, policy_fn, state.params, state.env_state, t
+            roll_key,
+            env,
+            policy_fn,
+            state.params,
+            state.env_state,
+            t,
+            batched_policy=True,
         )
         logp, values = traj.policy_extras
         value_fn = lambda o: net.apply(state.params, o)[2]  # noqa: E731
