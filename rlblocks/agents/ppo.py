@@ -150,8 +150,8 @@ class PPOLearner(NamedTuple):
       init: `init(key) -> (params, opt_state)`.
       apply: `apply(params, obs [..., O]) -> (logits or mean [..., A], log_std [A],
         value [...])`.
-      policy: `policy(params, key, obs [O]) -> (action, (log_prob, value))`, a
-        sample for ONE observation (vmap it for a batch).
+      policy: `policy(params, key, obs [*B, O]) -> (action, (log_prob, value))`,
+        samples for one observation or a batch of them from one key.
       update: `update(params, opt_state, key, data) -> (params, opt_state, (loss,
         entropy) [E, M])`, E epochs of M shuffled minibatches of `data = (obs,
         action, old_log_prob, advantage, value_target)`, each leaf [B, ...].
@@ -205,7 +205,7 @@ def learner(
         params = net.init(key, jnp.zeros(spec.observation_shape))
         return params, optimizer.init(params)
 
-    def policy_fn(params, key, obs):
+    def policy_fn(params, key, obs):  # obs [*B, O], one key for the batch
         out, log_std, value = net.apply(params, obs)
         if continuous:
             action = out + jnp.exp(log_std) * jax.random.normal(key, out.shape)
@@ -257,7 +257,13 @@ def learner(
     return PPOLearner(init, net.apply, policy_fn, update)
 
 
-def ppo(config: PPOConfig, env: envs.Env) -> PPO:
+def ppo(
+    config: PPOConfig,
+    env: envs.Env,
+    *,
+    grad_transform: Callable[[Any], Any] | None = None,
+    rank: int = 0,
+) -> PPO:
     """Build a fully-jitted PPO agent for `env`.
 
     L = −min(ρA, clip(ρ, 1−ε, 1+ε)A) + c_v ½(v − G)² − c_H H(π),  ρ = π/π_old
@@ -265,6 +271,11 @@ def ppo(config: PPOConfig, env: envs.Env) -> PPO:
     Args:
       config: hyperparameters.
       env: a pure-JAX environment (`rlblocks.envs`), discrete or continuous.
+      grad_transform: applied to each minibatch gradient before the optimizer,
+        e.g. `rlblocks.distributed.average_gradients` (then do not vmap seeds).
+      rank: data-parallel rank; if not 0, the environment and sampling keys (not
+        the parameter key) are folded with it, so ranks share parameters but
+        collect different data.
 
     Returns:
       `PPO(init, iteration, train, act)`: `train(key) -> (state, metrics)` runs the
@@ -274,7 +285,7 @@ def ppo(config: PPOConfig, env: envs.Env) -> PPO:
     References:
       Schulman et al., "Proximal Policy Optimization Algorithms", 2017.
     """
-    parts = learner(config, env.spec)
+    parts = learner(config, env.spec, grad_transform=grad_transform)
     n, t = config.num_envs, config.num_steps
 
     def act(params, key, obs):
@@ -282,6 +293,8 @@ def ppo(config: PPOConfig, env: envs.Env) -> PPO:
 
     def init(key):
         net_key, env_key, key = jax.random.split(key, 3)
+        if rank:
+            env_key, key = (jax.random.fold_in(k, rank) for k in (env_key, key))
         params, opt_state = parts.init(net_key)
         env_state, _ = envs.reset_batch(env, env_key, n)
         return PPOState(params, opt_state, env_state, jnp.zeros(n), key)
@@ -289,7 +302,13 @@ def ppo(config: PPOConfig, env: envs.Env) -> PPO:
     def iteration(state):
         roll_key, epoch_key, key = jax.random.split(state.key, 3)
         env_state, traj = envs.rollout(
-            roll_key, env, parts.policy, state.params, state.env_state, t
+            roll_key,
+            env,
+            parts.policy,
+            state.params,
+            state.env_state,
+            t,
+            batched_policy=True,
         )
         logp, values = traj.policy_extras
         value_fn = lambda o: parts.apply(state.params, o)[2]  # noqa: E731

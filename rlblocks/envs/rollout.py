@@ -46,6 +46,8 @@ def rollout(
     params: Any,
     env_state: Any,
     num_steps: int,
+    *,
+    batched_policy: bool = False,
 ) -> tuple[Any, Trajectory]:
     """Run N environments for T steps with autoreset, in one `lax.scan`.
 
@@ -60,20 +62,26 @@ def rollout(
       params: policy parameters, shared by all environments.
       env_state: environment states with a leading axis [N] (see `reset_batch`).
       num_steps: T, the number of steps (a Python int).
+      batched_policy: if True, `policy_fn(params, key, obs [N, *O])` acts for
+        the whole batch with one key per step (no per-environment key split).
 
     Returns:
       `(env_state, trajectory)`: the states to continue from (their observations
       are `env.observe(env_state)`, for bootstrapping) and a time-major
       `Trajectory` with leading axes [T, N].
     """
-    act = jax.vmap(policy_fn, in_axes=(None, 0, 0))
     observe = jax.vmap(env.observe)
     num_envs = jax.tree.leaves(env_state)[0].shape[0]
+    if batched_policy:
+        act = policy_fn
+    else:
+        vmapped = jax.vmap(policy_fn, in_axes=(None, 0, 0))
+        act = lambda p, k, o: vmapped(p, jax.random.split(k, num_envs), o)  # noqa: E731
 
     def one_step(carry, step_key):
         state, obs = carry
         policy_key, env_key = jax.random.split(step_key)
-        action, extras = act(params, jax.random.split(policy_key, num_envs), obs)
+        action, extras = act(params, policy_key, obs)
         out = base.step_autoreset_batch(env, env_key, state, action)
         transition = Trajectory(
             obs,
