@@ -128,27 +128,50 @@ def _fmt(value) -> str:
     return str(value)
 
 
-RATIO_KEY = re.compile(r"ratio|speedup|scaling|(^|\.)vs_")
+RATIO_KEY = re.compile(r"ratio|speedup|scaling|(^|\.)vs_|_over_")
 SPREAD_KEY = re.compile(r"iqr|spread")
 MARKER = re.compile(r"/done$")
+
+
+def measured(flat: dict) -> bool:
+    """Whether a flattened record holds a number besides its rank count."""
+    return any(
+        isinstance(v, int | float) and not isinstance(v, bool)
+        for k, v in flat.items()
+        if k != "ranks"
+    )
+
+
+def without_peer(records: list[dict]) -> list[str]:
+    """Describe the records that declare ``"peer": null`` (no library to compare)."""
+    return [
+        f"{r['script']}: {r.get('name') or r.get('bench') or r.get('config', '?')}"
+        for r in records
+        if "peer" in r and r["peer"] is None
+    ]
 
 
 def coverage(records: list[dict]) -> list[str]:
     """Describe every record that lacks a ratio to its peer or a spread over repeats.
 
     A key counts as a ratio when its dotted name contains "ratio", "speedup",
-    "scaling" or a "vs_" part, and as a spread when it contains "iqr" or "spread".
-    Marker records (``{"bench": ".../done"}``) are skipped.
+    "scaling", "_over_" or a "vs_" part, and as a spread when it contains "iqr" or
+    "spread". Marker records (``{"bench": ".../done"}``) are skipped; a record with
+    ``"peer": null`` declares that no peer exists (listed as such), and one with
+    ``"exact": true`` holds counts, not timings, so it needs no spread.
     """
     missing = []
     for r in records:
         flat = flatten(r)
-        if MARKER.search(str(flat.get("bench", ""))):
+        if MARKER.search(str(flat.get("bench", ""))) or not measured(flat):
             continue
+        needs = [("ratio", RATIO_KEY), ("spread", SPREAD_KEY)]
+        if "peer" in flat and flat["peer"] is None:
+            needs = needs[1:]
+        if flat.get("exact") is True:
+            needs = [n for n in needs if n[0] != "spread"]
         lacks = [
-            what
-            for what, pattern in (("ratio", RATIO_KEY), ("spread", SPREAD_KEY))
-            if not any(pattern.search(k) for k in flat)
+            what for what, pattern in needs if not any(pattern.search(k) for k in flat)
         ]
         if lacks:
             label = flat.get("name") or flat.get("bench") or flat.get("config", "?")
@@ -171,6 +194,10 @@ def markdown(records: list[dict], facts: dict, runs: list[dict], quick: bool) ->
     else:
         lines.append("Every record has a ratio to its peer and a spread over repeats.")
     lines.append("")
+    alone = without_peer(records)
+    if alone:
+        lines += ["Measured without a peer (none exists to compare):", ""]
+        lines += [f"- {m}" for m in alone] + [""]
     for run_facts in runs:
         stem = run_facts["script"].removesuffix(".py")
         rows = [flatten(r) for r in records if r["script"] == stem]

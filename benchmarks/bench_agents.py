@@ -18,10 +18,11 @@ the same number of env steps after compilation:
 
 Two update rates: the default agent's (one update per 2 env steps, where the
 update's own compute dominates) and one per 8 env steps (per-call overhead
-dominates). Repeats interleave the loops. `--dp` adds data-parallel figures:
-`rlblocks train` throughput under `mpirun -n 2` against one rank, and the share of
-update time spent averaging gradients (run under mpirun by the script itself);
-`--dp` runs only these.
+dominates). Repeats interleave the loops. Data-parallel figures: `rlblocks train`
+throughput under `mpirun -n 2` against one rank, with the cores shared and with one
+core per process, and the share of update time spent averaging gradients (run under
+mpirun by the script itself);
+they run after the throughput figures; `--dp` runs only these.
 
     python benchmarks/bench_agents.py [--quick] [--dp]
 """
@@ -212,6 +213,10 @@ def throughput(quick: bool, repeats: int | None, name: str):
         "speedup_vs_baseline_1env": round(sps["rlblocks"] / sps["baseline_1env"], 2),
         "speedup_vs_baseline_vec": round(sps["rlblocks"] / sps["baseline_vec"], 2),
         "fused_vs_baseline_vec": round(sps["fused"] / sps["baseline_vec"], 2),
+        # interquartile range of the repeat times over their median, per loop
+        "spread_rel": {
+            k: round(v["iqr_s"] / v["median_s"], 3) for k, v in timing.items()
+        },
         "repeats": repeats,
         "load_average": [round(x, 1) for x in os.getloadavg()],
         "rlblocks_updates_done": runtime_updates(),
@@ -219,8 +224,12 @@ def throughput(quick: bool, repeats: int | None, name: str):
     common.emit(record)
 
 
-def _train_sps(ranks: int, steps: int) -> dict:
-    """Run `rlblocks train` (optionally under mpirun) and read its throughput."""
+def _train_sps(ranks: int, steps: int, one_core_each: bool = False) -> dict:
+    """Run `rlblocks train` (optionally under mpirun) and read its throughput.
+
+    `one_core_each` pins every process to one core (`taskset -c 0` for one rank,
+    `--bind-to core` under mpirun), so K ranks get K cores and one rank gets one.
+    """
     bindir = os.path.dirname(sys.executable)
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [
@@ -242,31 +251,43 @@ def _train_sps(ranks: int, steps: int) -> dict:
                 "--allow-run-as-root",
                 "--oversubscribe",
                 "--bind-to",
-                "none",
+                "core" if one_core_each else "none",
                 "-n",
                 str(ranks),
             ]
             cmd = mpirun + cmd
+        elif one_core_each:
+            cmd = ["taskset", "-c", "0", *cmd]
         start = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True, timeout=1800)
         wall = time.perf_counter() - start
         sps_column = records.read_csv(os.path.join(tmp, "train.csv"))["sps"]
-        sps = float(np.median(sps_column[1:]))  # the first row includes compilation
-    return {"ranks": ranks, "env_steps_per_s": round(sps), "wall_s": round(wall, 1)}
+        rows = np.asarray(sps_column[1:], float)  # the first row includes compilation
+        sps = float(np.median(rows))
+        q1, q3 = np.percentile(rows, [25, 75])
+    return {
+        "ranks": ranks,
+        "env_steps_per_s": round(sps),
+        "iqr_steps_per_s": round(float(q3 - q1)),
+        "wall_s": round(wall, 1),
+    }
 
 
 def data_parallel(quick: bool):
     steps = 10_000 if quick else 30_000
-    one, two = _train_sps(1, steps), _train_sps(2, steps)
-    common.emit(
-        {
-            "bench": "agents/data_parallel",
-            "steps_per_rank": steps,
-            "one_rank": one,
-            "two_ranks": two,
-            "scaling": round(two["env_steps_per_s"] / one["env_steps_per_s"], 2),
-        }
-    )
+    for pinned in (False, True):
+        one, two = _train_sps(1, steps, pinned), _train_sps(2, steps, pinned)
+        common.emit(
+            {
+                "bench": "agents/data_parallel",
+                "cores": "one per rank" if pinned else "all, shared",
+                "steps_per_rank": steps,
+                "one_rank": one,
+                "two_ranks": two,
+                "scaling": round(two["env_steps_per_s"] / one["env_steps_per_s"], 2),
+                "load_average_1min": round(os.getloadavg()[0], 2),
+            }
+        )
     bindir = os.path.dirname(sys.executable)
     cmd = [
         os.path.join(bindir, "mpirun"),
@@ -322,6 +343,7 @@ def allreduce_share():
     times = common.interleaved(fns, repeats=200, warmup=5)
     if distributed.is_root():
         local, avg = times["local"]["median_s"], times["averaged"]["median_s"]
+        iqr = {k: round(v["iqr_s"] * 1e6, 1) for k, v in times.items()}
         ordered = times["averaged_ordered"]["median_s"]
         common.emit(
             {
@@ -332,6 +354,8 @@ def allreduce_share():
                 "allreduce_share_of_update": round((avg - local) / avg, 3),
                 "update_averaged_ordered_us": round(ordered * 1e6, 1),
                 "allreduce_share_ordered": round((ordered - local) / ordered, 3),
+                "iqr_us": iqr,
+                "peer": None,  # a share of our own update time, not a comparison
                 "load_average_1min": round(os.getloadavg()[0], 2),
             }
         )
@@ -348,11 +372,10 @@ def main():
     ns = parser.parse_args()
     if ns.allreduce_share:
         return allreduce_share()
-    if ns.dp:
-        data_parallel(ns.quick)
-    else:
+    if not ns.dp:
         for name in CONFIGS:
             throughput(ns.quick, ns.repeats, name)
+    data_parallel(ns.quick)
     print(json.dumps({"bench": "agents/done"}), flush=True)
 
 

@@ -4,9 +4,12 @@ One compiled `train(key)` per configuration (rollout, GAE, minibatch epochs, all
 one `lax.scan`); seeds trained together with `jax.vmap`. Reports compile time, the
 median wall time of the training call after compilation, env steps/s (all seeds)
 and the final returns (mean of the last 5 iterations' ended episodes, per seed).
-The peer figure is PureJaxRL's PPO on gymnax CartPole measured on this machine
-(ANCHORS: ~210-220k steps/s for one seed, 271k/s for 16 vmapped seeds, 4 envs x
-128 steps); it is not installed, so it is quoted, not re-measured.
+Two peers: the host-loop path measured in the same run (`rlblocks train ppo`,
+gymnasium CartPole-v1, the runtime's own steps/s after its first log row), and
+PureJaxRL's PPO on gymnax CartPole measured on this machine (ANCHORS: ~210-220k
+steps/s for one seed, 271k/s for 16 vmapped seeds, 4 envs x 128 steps), which is
+not installed, so it is quoted, not re-measured. The first configuration also
+prints its per-iteration returns as a learning curve.
 
     PYTHONPATH=. python benchmarks/bench_agents_jit.py [--quick] [--repeats=3]
 """
@@ -14,6 +17,10 @@ The peer figure is PureJaxRL's PPO on gymnax CartPole measured on this machine
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import jax
@@ -22,6 +29,7 @@ import numpy as np
 from benchmarks import common
 from rlblocks import envs
 from rlblocks.agents import ppo
+from rlblocks.train import records
 
 PUREJAXRL = {1: 215_000, 16: 271_000}  # quoted steps/s, see the docstring
 
@@ -55,10 +63,45 @@ def configurations(quick: bool) -> list[tuple[str, int, ppo.PPOConfig]]:
     ]
 
 
+def host_loop_sps(steps: int) -> dict:
+    """Env steps/s of `rlblocks train ppo` on gymnasium CartPole-v1 (host loop)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [
+            *(sys.executable, "-m", "rlblocks.train.cli", "train", "ppo"),
+            *("--env", "CartPole-v1", "--steps", str(steps), "--run-dir", tmp),
+            *("--eval_every=100000000", "--log_every=2048"),
+            "--checkpoint_every=0",
+        ]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=1800)
+        rows = np.asarray(records.read_csv(os.path.join(tmp, "train.csv"))["sps"])
+    rows = rows[1:].astype(float)  # the first row includes compilation
+    q1, q3 = np.percentile(rows, [25, 75])
+    return {"median": float(np.median(rows)), "iqr": float(q3 - q1)}
+
+
+def carry_forward(metrics) -> np.ndarray:
+    """Per-iteration mean returns; iterations where no episode ended keep the last."""
+    returns = np.array(metrics.episode_return, dtype=float)
+    ended = np.asarray(metrics.episodes) > 0
+    for i in range(1, returns.shape[1]):
+        returns[:, i] = np.where(ended[:, i], returns[:, i], returns[:, i - 1])
+    return returns
+
+
 def main():
     args = common.parse_args(__doc__.splitlines()[0])
-    repeats = args.repeats or (1 if args.quick else 3)
+    repeats = args.repeats or 3
     env = envs.cartpole()
+    host = host_loop_sps(20_000 if args.quick else 60_000)
+    common.emit(
+        {
+            "name": "ppo cartpole, host loop (rlblocks train ppo, 8 envs x 32)",
+            "steps_per_s": round(host["median"]),
+            "iqr_steps_per_s": round(host["iqr"]),
+            "peer": None,  # the reference the jitted rows are compared with
+        }
+    )
+    curve_done = False
     for name, seeds, config in configurations(args.quick):
         agent = ppo.ppo(config, env)
         train = jax.jit(jax.vmap(agent.train))
@@ -75,20 +118,30 @@ def main():
         steps = seeds * config.num_iterations * config.num_envs * config.num_steps
         final = np.asarray(metrics.episode_return)[:, -5:].mean(axis=1)
         peer = PUREJAXRL.get(seeds) if config.num_envs == 4 else None
-        common.emit(
-            {
-                "name": name,
-                "seeds": seeds,
-                "env_steps": steps,
-                "compile_s": first - timing["median_s"],
-                "median_s": timing["median_s"],
-                "steps_per_s": steps / timing["median_s"],
-                "final_return_per_seed": [round(float(r), 1) for r in final],
-                "peer": "PureJaxRL PPO, gymnax CartPole (quoted)" if peer else None,
-                "peer_steps_per_s": peer,
-                "ratio": steps / timing["median_s"] / peer if peer else None,
+        sps = steps / timing["median_s"]
+        record = {
+            "name": name,
+            "seeds": seeds,
+            "env_steps": steps,
+            "compile_s": first - timing["median_s"],
+            "median_s": timing["median_s"],
+            "iqr_s": timing["iqr_s"],
+            "steps_per_s": sps,
+            "final_return_per_seed": [round(float(r), 1) for r in final],
+            "speedup_vs_host_loop": round(sps / host["median"], 1),
+            "purejaxrl_steps_per_s_quoted": peer,
+            "ratio_vs_purejaxrl_quoted": round(sps / peer, 2) if peer else None,
+        }
+        if not curve_done:
+            per_iter = config.num_envs * config.num_steps
+            returns = carry_forward(metrics)  # [seeds, iterations]
+            record["curve"] = {
+                "label": f"jitted PPO, {name}",
+                "steps": [per_iter * (i + 1) for i in range(returns.shape[1])],
+                "returns": [[round(float(x), 1) for x in row] for row in returns],
             }
-        )
+            curve_done = True
+        common.emit(record)
 
 
 if __name__ == "__main__":

@@ -60,12 +60,21 @@ def timed_batch(fn, arg, iters: int) -> float:
     return COMM.allreduce(took, op=MPI.MAX)
 
 
-def interleaved(fns: dict, arg, iters: int, repeats: int) -> tuple[dict, dict, dict]:
+def iqr(values: list[float]) -> float:
+    """Interquartile range (the full range below 4 values)."""
+    if len(values) < 4:
+        return max(values) - min(values)
+    q = statistics.quantiles(values, n=4)
+    return q[2] - q[0]
+
+
+def interleaved(fns: dict, arg, iters: int, repeats: int) -> tuple[dict, ...]:
     """Per-call seconds of each fn, repeats interleaved (rotating order).
 
-    Returns the median time of each fn and, for each fn, the medians over repeats
-    of (first fn's time / this fn's time) and (this fn's time - first fn's time) in
-    the same repeat: paired figures that cancel load drifting between repeats.
+    Returns the median time of each fn; for each fn, the medians over repeats of
+    (first fn's time / this fn's time) and (this fn's time - first fn's time) in
+    the same repeat: paired figures that cancel load drifting between repeats; and
+    the interquartile range of each fn's times.
     """
     for fn in fns.values():  # warm-up: first-call checks, scratch, page faults
         timed_batch(fn, arg, 2)
@@ -81,7 +90,7 @@ def interleaved(fns: dict, arg, iters: int, repeats: int) -> tuple[dict, dict, d
     }
     paired = {name: statistics.median(b / t for b, t in p) for name, p in pairs.items()}
     extra = {name: statistics.median(t - b for b, t in p) for name, p in pairs.items()}
-    return medians, paired, extra
+    return medians, paired, extra, {name: iqr(ts) for name, ts in times.items()}
 
 
 def bandwidth_rows(sizes: list[int], repeats: int) -> list[dict]:
@@ -89,7 +98,7 @@ def bandwidth_rows(sizes: list[int], repeats: int) -> list[dict]:
     for nbytes in sizes:
         buf = np.zeros(nbytes // 4, np.float32)  # zeros stay zeros: no inf/denormals
         iters = max(2, min(200, (16 << 20) // nbytes))  # >= ~1 ms per batch
-        med, paired, extra = interleaved(METHODS, buf, iters, repeats)
+        med, paired, extra, spread = interleaved(METHODS, buf, iters, repeats)
         for name, sec in med.items():
             algbw = nbytes / sec / 1e9
             rows.append(
@@ -103,6 +112,7 @@ def bandwidth_rows(sizes: list[int], repeats: int) -> list[dict]:
                     if name == "auto"
                     else name,
                     "time_us": round(sec * 1e6, 2),
+                    "iqr_us": round(spread[name] * 1e6, 2),
                     "algbw_GBps": round(algbw, 3),
                     "busbw_GBps": round(algbw * 2 * (N - 1) / N, 3),
                     "vs_native": round(med["native"] / sec, 3),
@@ -145,7 +155,7 @@ def tree_rows(repeats: int) -> list[dict]:
             jit_avg_unordered(g)
         ),
     }
-    med, paired, extra = interleaved(fns, grads, 50, repeats)
+    med, paired, extra, spread = interleaved(fns, grads, 50, repeats)
     rows = []
     for name, sec in med.items():
         rows.append(
@@ -156,6 +166,7 @@ def tree_rows(repeats: int) -> list[dict]:
                 "leaves": len(jax.tree.leaves(grads)),
                 "method": name,
                 "time_us": round(sec * 1e6, 2),
+                "iqr_us": round(spread[name] * 1e6, 2),
                 "vs_flat_allreduce": round(sec / med["flat_allreduce"], 3),
                 "vs_flat_allreduce_paired": round(1 / paired[name], 3),
                 "extra_us_paired": round(extra[name] * 1e6, 2),

@@ -27,6 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks import common
 from rlblocks import replay
 
 try:
@@ -61,24 +62,31 @@ def per_call(fn, calls: int) -> float:
 
 
 def race(contenders: dict, calls: int, repeats: int) -> dict:
-    """Interleave the contenders' repeats; return the median us/call of each."""
+    """Interleave the contenders' repeats; per contender, the us/call of each repeat."""
     for fn in contenders.values():  # warm-up (compile)
         per_call(fn, 3)
     times = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, fn in contenders.items():
             times[name].append(per_call(fn, calls))
+    return times
+
+
+def medians(times: dict) -> dict:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def report(config: str, medians: dict, **extra) -> None:
+def report(config: str, times: dict, **extra) -> None:
+    """Print medians and interquartile ranges (us/call), and rlblocks / each peer."""
+    mid = medians(times)
     line = {
         "config": config,
-        "us_per_call": {k: round(v, 2) for k, v in medians.items()},
+        "us_per_call": {k: round(v, 2) for k, v in mid.items()},
+        "iqr_us": {k: round(common.summarize(t)["iqr_s"], 2) for k, t in times.items()},
     }
-    if "rlblocks" in medians and "flashbax" in medians:
-        ratio = medians["rlblocks"] / medians["flashbax"]
-        line["rlblocks_over_flashbax"] = round(ratio, 3)
+    for peer in mid:
+        if peer != "rlblocks" and "rlblocks" in mid:
+            line[f"rlblocks_over_{peer}"] = round(mid["rlblocks"] / mid[peer], 3)
     line.update(extra)
     print(json.dumps(line), flush=True)
 
@@ -149,9 +157,9 @@ def scan_add(capacity, repeats):
         contenders["flashbax"] = Threaded(
             looped(theirs.add), fbx_full_state(theirs, capacity), xs
         )
-    medians = race(contenders, 3, repeats)
-    rates = {k: round(steps / v, 1) for k, v in medians.items()}  # items per us
-    report("scan_add_1_x10000", medians, million_items_per_s=rates)
+    times = race(contenders, 3, repeats)
+    rates = {k: round(steps / v, 1) for k, v in medians(times).items()}  # items/us
+    report("scan_add_1_x10000", times, million_items_per_s=rates)
 
 
 def bench_sample(capacity, repeats):
@@ -246,8 +254,10 @@ def bench_host(capacity, repeats):
         ring.add(*row)
 
     calls = 20_000
-    medians = race({"rlblocks": add_ours, "numpy_ring": add_ring}, calls, repeats)
-    report("host_add_1", medians)
+    report(
+        "host_add_1",
+        race({"rlblocks": add_ours, "numpy_ring": add_ring}, calls, repeats),
+    )
     rng = np.random.default_rng(0)
     contenders = {
         "rlblocks": lambda: ours.sample(state, rng, 256),
@@ -274,6 +284,7 @@ def host_prioritized(capacity, repeats):
     report(
         "host_prioritized_sample_256_plus_update",
         race({"rlblocks": step}, 100, repeats),
+        peer=None,  # flashbax has no host path; numpy has no sum tree to compare
     )
 
 
@@ -290,6 +301,7 @@ def bench_memory():
         "config": "memory_1M_84x84_uint8",
         "bytes": {"rlblocks_naive": naive, "rlblocks_frame_sharing": shared},
         "frame_sharing_over_naive": round(shared / naive, 4),
+        "exact": True,  # array sizes, not timings: no spread
     }
     if fbx is not None:
         theirs = fbx.make_item_buffer(capacity, 1, 32, add_batches=True)

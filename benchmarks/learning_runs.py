@@ -15,6 +15,7 @@ benchmarks/README.md.
     python benchmarks/learning_runs.py --suite ppo_pendulum --seeds 0 1 2
     python benchmarks/learning_runs.py --suite ppo_jit_cartpole --seeds 0 1 2 3 4
     python benchmarks/learning_runs.py --suite ppo_jit_pendulum --seeds 0 1 2
+    python benchmarks/learning_runs.py --suite dqn_jit_cartpole --seeds 0 1 2 3 4
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ SUITES = {
 JIT_SUITES = {
     "ppo_jit_cartpole": ("CartPole-v1", 200_000),
     "ppo_jit_pendulum": ("Pendulum-v1", 1_000_000),
+    # Fully-jitted DQN (agents.dqn_jit), DQNConfig defaults, 4 envs as the runtime.
+    "dqn_jit_cartpole": ("CartPole-v1", 100_000),
 }
 
 
@@ -103,7 +106,7 @@ def run_one(name, env, steps, ranks, overrides, seed, out_dir, agent="dqn"):
 
 
 def run_jitted(name, env_id, steps, seed):
-    """Train one seed of the fully-jitted PPO; evaluate it on the gymnasium env."""
+    """Train one seed of a fully-jitted agent; evaluate it on the gymnasium env."""
     import dataclasses
 
     # Single-threaded XLA kernels, as `rlblocks train` sets (cli.SINGLE_THREAD_XLA);
@@ -111,6 +114,9 @@ def run_jitted(name, env_id, steps, seed):
     flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     os.environ.setdefault("XLA_FLAGS", flags)
     import jax
+
+    if name.startswith("dqn_jit"):
+        return run_dqn_jitted(name, env_id, steps, seed)
 
     from rlblocks import envs as jax_envs
     from rlblocks.agents import ppo
@@ -133,6 +139,36 @@ def run_jitted(name, env_id, steps, seed):
         "env_steps": config.num_iterations * config.num_envs * config.num_steps,
         "final_eval_mean": float(returns.mean()),
         "final_eval_min": float(returns.min()),
+        "wall_s": round(wall, 1),
+    }
+
+
+def run_dqn_jitted(name, env_id, steps, seed):
+    """Train one seed of `agents.dqn_jit`; greedy-evaluate it on the gymnasium env."""
+    import jax
+    import numpy as np
+
+    from rlblocks import envs as jax_envs
+    from rlblocks.agents import dqn, dqn_jit
+    from rlblocks.train import envs
+
+    env = {"CartPole-v1": jax_envs.cartpole}[env_id]()
+    run = dqn_jit.dqn_jit(dqn.DQNConfig(), env, num_envs=4, total_steps=steps)
+    start = time.perf_counter()
+    state, metrics = jax.block_until_ready(jax.jit(run.train)(jax.random.key(seed)))
+    wall = time.perf_counter() - start
+    q = jax.jit(run.agent.q_values)
+    params = state.agent.params
+    policy = lambda obs: np.asarray(q(params, obs).argmax(-1))  # noqa: E731
+    returns = envs.evaluate(env_id, policy, 10, seed=10_000 + 1_000 * (seed + 1))
+    return {
+        "suite": name,
+        "env": env_id,
+        "seed": seed,
+        "env_steps": int(state.agent.env_steps),
+        "final_eval_mean": float(returns.mean()),
+        "final_eval_min": float(returns.min()),
+        "in_jit_evals": [round(float(x), 1) for x in metrics.eval_return],
         "wall_s": round(wall, 1),
     }
 

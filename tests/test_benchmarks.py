@@ -12,11 +12,25 @@ def test_coverage_names_records_without_ratio_or_spread():
         {"script": "bench_b", "name": "b1", "speedup": 2.0},  # no spread
         {"script": "bench_c", "bench": "c", "median_us": 3.0},  # neither
         {"script": "bench_d", "bench": "agents/done"},  # a marker, skipped
+        {"script": "bench_e", "jax": "0.4", "fbx": True},  # no measurement, skipped
+        {"script": "bench_f", "config": "f", "a_over_b": 0.5, "iqr_us": {"a": 1}},
+        {"script": "bench_g", "config": "g", "us": 1.0, "peer": None},  # no ratio due
+        {
+            "script": "bench_h",
+            "config": "h",
+            "bytes": 7,
+            "x_over_y": 0.5,
+            "exact": True,
+        },
+        {"script": "bench_i", "config": "i", "bytes": 7, "exact": True},  # no ratio
     ]
     assert runner.coverage(records) == [
         "bench_b: b1 (no spread)",
         "bench_c: c (no ratio or spread)",
+        "bench_g: g (no spread)",
+        "bench_i: i (no ratio)",
     ]
+    assert runner.without_peer(records) == ["bench_g: g"]
 
 
 def test_markdown_lists_missing_ratios():
