@@ -243,7 +243,7 @@ def _train_sps(ranks: int, steps: int, one_core_each: bool = False) -> dict:
             "--run-dir",
             tmp,
             "--eval_every=1000000",
-            "--log_every=2000",
+            "--log_every=1000",
         ]
         if ranks > 1:
             mpirun = [
@@ -274,7 +274,7 @@ def _train_sps(ranks: int, steps: int, one_core_each: bool = False) -> dict:
 
 
 def data_parallel(quick: bool):
-    steps = 10_000 if quick else 30_000
+    steps = 5_000 if quick else 30_000
     for pinned in (False, True):
         one, two = _train_sps(1, steps, pinned), _train_sps(2, steps, pinned)
         common.emit(

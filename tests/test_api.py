@@ -22,3 +22,23 @@ def test_import_does_not_start_mpi():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "False"
+
+
+def test_agents_modules_load_on_first_use():
+    code = (
+        "import sys, rlblocks.agents as a; name = 'rlblocks.agents.dqn_jit'; "
+        "before = name in sys.modules; m = a.dqn_jit; "
+        "print(before, name in sys.modules, m.__name__)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["False", "True", "rlblocks.agents.dqn_jit"]
+    import rlblocks.agents
+
+    try:
+        rlblocks.agents.nope  # noqa: B018
+    except AttributeError as exc:
+        assert "nope" in str(exc)
+    else:
+        raise AssertionError("no AttributeError")

@@ -97,6 +97,15 @@ def test_mkdocs_builds_strict(tmp_path):
     # q_learning's equation line is typeset; NamedTuple field accessors are hidden
     assert 'alttext="δ = rₜ + γₜ maxₐ q(sₜ, a) − q(sₜ₋₁, aₜ₋₁)"' in page
     assert "Alias for field number" not in page
+    # the agents' modules are rendered whole: their factories have entries
+    agents = (tmp_path / "site" / "api" / "agents" / "index.html").read_text()
+    for name in (
+        "dqn.dqn",
+        "dqn_jit.dqn_jit",
+        "ppo.ppo",
+        "data_parallel.data_parallel",
+    ):
+        assert f'id="rlblocks.agents.{name}"' in agents, name
 
 
 def _load_equations():

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from typing import Any
 
 
-def data_parallel(factory: Callable[..., Any], *args: Any, comm: Any = None, **kw):
+def data_parallel(
+    factory: Callable[..., Any], *args: Any, comm: Any = None, **kw: Any
+) -> Any:
     """Build `factory(*args, **kw)` as one data-parallel replica of this rank.
 
     ḡ = (1/K) Σᵣ gᵣ over the K ranks, applied identically on each.
