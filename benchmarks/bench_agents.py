@@ -20,7 +20,7 @@ Two update rates: the default agent's (one update per 2 env steps, where the
 update's own compute dominates) and one per 8 env steps (per-call overhead
 dominates). Repeats interleave the loops. Data-parallel figures: `rlblocks train`
 throughput under `mpirun -n 2` against one rank, with the cores shared and with one
-core per process, and the share of update time spent averaging gradients (run under
+core per process (`--quick`: shared only), and the share of update time spent averaging gradients (run under
 mpirun by the script itself);
 they run after the throughput figures; `--dp` runs only these.
 
@@ -275,7 +275,7 @@ def _train_sps(ranks: int, steps: int, one_core_each: bool = False) -> dict:
 
 def data_parallel(quick: bool):
     steps = 5_000 if quick else 30_000
-    for pinned in (False, True):
+    for pinned in (False,) if quick else (False, True):  # the quick run: shared cores
         one, two = _train_sps(1, steps, pinned), _train_sps(2, steps, pinned)
         common.emit(
             {

@@ -58,7 +58,7 @@ def configurations(quick: bool) -> list[tuple[str, int, ppo.PPOConfig]]:
         # 16 seeds x 200k steps hung inside XLA here (see README): half the budget
         ("ppo cartpole 4x128 (PureJaxRL settings)", 16, half),
         ("ppo cartpole 256x32, 2 epochs x 2 minibatches", 1, wide),
-        ("ppo cartpole 256x32, 2 epochs x 2 minibatches", 4, wide),
+        # 4 seeds of this 1M-step configuration hung inside XLA (README): not run
         ("ppo cartpole 1024x16, 1 epoch x 1 minibatch", 1, fast),
     ]
 

@@ -16,6 +16,7 @@ benchmarks/README.md.
     python benchmarks/learning_runs.py --suite ppo_jit_cartpole --seeds 0 1 2 3 4
     python benchmarks/learning_runs.py --suite ppo_jit_pendulum --seeds 0 1 2
     python benchmarks/learning_runs.py --suite dqn_jit_cartpole --seeds 0 1 2 3 4
+    python benchmarks/learning_runs.py --suite ppo_jit_16_seeds
 """
 
 from __future__ import annotations
@@ -173,10 +174,65 @@ def run_dqn_jitted(name, env_id, steps, seed):
     }
 
 
+def vmapped_vs_separate(seeds, steps):
+    """Train `seeds` fully-jitted PPO seeds in one vmapped call and one by one.
+
+    Same keys, same compiled `train`; compares the per-iteration episode counts
+    (identical while the runs stay bit-for-bit together) and the final returns
+    (mean over the last 5 iterations), on the pure-JAX CartPole.
+    """
+    os.environ.setdefault(
+        "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    )
+    import jax
+    import numpy as np
+
+    from rlblocks import envs as jax_envs
+    from rlblocks.agents import ppo
+
+    # PureJaxRL's settings (4 envs x 128 steps, 4 x 4 minibatch epochs), with which
+    # 16 vmapped seeds x 100k steps run (more iterations hung inside XLA, README).
+    config = ppo.PPOConfig(num_envs=4, num_steps=128, total_steps=steps)
+    agent = ppo.ppo(config, jax_envs.cartpole())
+    keys = jax.random.split(jax.random.key(0), seeds)
+    start = time.perf_counter()
+    together = jax.block_until_ready(jax.jit(jax.vmap(agent.train))(keys)[1])
+    vmapped_s = time.perf_counter() - start
+    train = jax.jit(agent.train)
+    start = time.perf_counter()
+    alone = [jax.block_until_ready(train(k)[1]) for k in keys]
+    separate_s = time.perf_counter() - start
+    final = lambda m: float(np.asarray(m.episode_return)[-5:].mean())  # noqa: E731
+    same = [
+        bool(np.array_equal(together.episodes[i], alone[i].episodes))
+        for i in range(seeds)
+    ]
+    return {
+        "suite": "ppo_jit_16_seeds",
+        "seeds": seeds,
+        "env_steps_per_seed": config.num_iterations
+        * config.num_envs
+        * config.num_steps,
+        "final_return_vmapped": [
+            round(float(np.asarray(together.episode_return)[i, -5:].mean()), 1)
+            for i in range(seeds)
+        ],
+        "final_return_separate": [round(final(m), 1) for m in alone],
+        "episode_counts_identical": same,
+        "max_abs_loss_diff": float(
+            max(np.abs(together.loss[i] - alone[i].loss).max() for i in range(seeds))
+        ),
+        "vmapped_s": round(vmapped_s, 1),
+        "separate_s": round(separate_s, 1),
+    }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
-        "--suite", choices=sorted([*SUITES, *JIT_SUITES]), required=True
+        "--suite",
+        choices=sorted([*SUITES, *JIT_SUITES, "ppo_jit_16_seeds"]),
+        required=True,
     )
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--only", nargs="*", default=None, help="run names to keep")
@@ -184,6 +240,9 @@ def main():
         "--out", default=os.path.join(tempfile.gettempdir(), "rlb-runs")
     )
     ns = parser.parse_args()
+    if ns.suite == "ppo_jit_16_seeds":
+        print(json.dumps(vmapped_vs_separate(16, 100_000)), flush=True)
+        return
     if ns.suite in JIT_SUITES:
         for seed in ns.seeds:
             record = run_jitted(ns.suite, *JIT_SUITES[ns.suite], seed)

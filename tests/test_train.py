@@ -183,17 +183,7 @@ def test_sigterm_writes_a_checkpoint_and_exits(tmp_path, capsys):
 def test_mpirun_two_ranks_smoke(tmp_path):
     pytest.importorskip("rlblocks.distributed")
     run = tmp_path / "mpi"
-    cmd = [
-        os.path.join(BIN, "mpirun"),
-        "--allow-run-as-root",
-        "--oversubscribe",
-        "-n",
-        "2",
-        sys.executable,
-        "-m",
-        "rlblocks.train.cli",
-        *_train_cmd(run, 300, "--consistency_every=100"),
-    ]
+    cmd = _mpirun_train(run, 300, "--consistency_every=100")
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads((run / "summary.json").read_text())
