@@ -20,9 +20,9 @@ Two update rates: the default agent's (one update per 2 env steps, where the
 update's own compute dominates) and one per 8 env steps (per-call overhead
 dominates). Repeats interleave the loops. Data-parallel figures: `rlblocks train`
 throughput under `mpirun -n 2` against one rank, with the cores shared and with one
-core per process (`--quick`: shared only), and the share of update time spent averaging gradients (run under
-mpirun by the script itself);
-they run after the throughput figures; `--dp` runs only these.
+core per process (`--quick`: shared only), and the share of update time spent
+averaging gradients (run under mpirun by the script itself); they run after the
+throughput figures; `--dp` runs only these.
 
     python benchmarks/bench_agents.py [--quick] [--dp]
 """
