@@ -41,8 +41,6 @@ import functools
 import json
 import subprocess
 import sys
-import tempfile
-import time
 
 import jax
 import jax.numpy as jnp
@@ -51,13 +49,12 @@ import optax
 
 import rlblocks as rlb
 from rlblocks.agents import dqn as dqn_lib
-from rlblocks.train import envs, loop, records
+from rlblocks.train import envs, loop
 
 try:
     from benchmarks import common
-except ImportError:  # run as a script
-    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from benchmarks import common
+except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    import common
 
 NUM_ENVS = 4
 # The default agent (one update per 2 env steps), and a CleanRL-like update rate (one
@@ -230,46 +227,26 @@ def _train_sps(ranks: int, steps: int, one_core_each: bool = False) -> dict:
     `one_core_each` pins every process to one core (`taskset -c 0` for one rank,
     `--bind-to core` under mpirun), so K ranks get K cores and one rank gets one.
     """
-    bindir = os.path.dirname(sys.executable)
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [
-            sys.executable,  # not the `rlblocks` script: honour PYTHONPATH checkouts
-            "-m",
-            "rlblocks.train.cli",
-            "train",
-            "dqn",
-            "--steps",
-            str(steps),
-            "--run-dir",
-            tmp,
-            "--eval_every=1000000",
-            "--log_every=1000",
+    launcher = []
+    if ranks > 1:
+        launcher = [
+            os.path.join(os.path.dirname(sys.executable), "mpirun"),
+            "--allow-run-as-root",
+            "--oversubscribe",
+            "--bind-to",
+            "core" if one_core_each else "none",
+            "-n",
+            str(ranks),
         ]
-        if ranks > 1:
-            mpirun = [
-                os.path.join(bindir, "mpirun"),
-                "--allow-run-as-root",
-                "--oversubscribe",
-                "--bind-to",
-                "core" if one_core_each else "none",
-                "-n",
-                str(ranks),
-            ]
-            cmd = mpirun + cmd
-        elif one_core_each:
-            cmd = ["taskset", "-c", "0", *cmd]
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, timeout=1800)
-        wall = time.perf_counter() - start
-        sps_column = records.read_csv(os.path.join(tmp, "train.csv"))["sps"]
-        rows = np.asarray(sps_column[1:], float)  # the first row includes compilation
-        sps = float(np.median(rows))
-        q1, q3 = np.percentile(rows, [25, 75])
+    elif one_core_each:
+        launcher = ["taskset", "-c", "0"]
+    args = ["dqn", "--steps", str(steps), "--eval_every=1000000", "--log_every=1000"]
+    sps = common.runtime_sps(args, launcher)
     return {
         "ranks": ranks,
-        "env_steps_per_s": round(sps),
-        "iqr_steps_per_s": round(float(q3 - q1)),
-        "wall_s": round(wall, 1),
+        "env_steps_per_s": round(sps["median"]),
+        "iqr_steps_per_s": round(sps["iqr"]),
+        "wall_s": round(sps["wall_s"], 1),
     }
 
 

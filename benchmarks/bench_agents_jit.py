@@ -17,10 +17,6 @@ prints its per-iteration returns as a learning curve.
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
-import tempfile
 import time
 
 import jax
@@ -29,7 +25,6 @@ import numpy as np
 from benchmarks import common
 from rlblocks import envs
 from rlblocks.agents import ppo
-from rlblocks.train import records
 
 PUREJAXRL = {1: 215_000, 16: 271_000}  # quoted steps/s, see the docstring
 
@@ -63,22 +58,6 @@ def configurations(quick: bool) -> list[tuple[str, int, ppo.PPOConfig]]:
     ]
 
 
-def host_loop_sps(steps: int) -> dict:
-    """Env steps/s of `rlblocks train ppo` on gymnasium CartPole-v1 (host loop)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        cmd = [
-            *(sys.executable, "-m", "rlblocks.train.cli", "train", "ppo"),
-            *("--env", "CartPole-v1", "--steps", str(steps), "--run-dir", tmp),
-            *("--eval_every=100000000", "--log_every=2048"),
-            "--checkpoint_every=0",
-        ]
-        subprocess.run(cmd, check=True, capture_output=True, timeout=1800)
-        rows = np.asarray(records.read_csv(os.path.join(tmp, "train.csv"))["sps"])
-    rows = rows[1:].astype(float)  # the first row includes compilation
-    q1, q3 = np.percentile(rows, [25, 75])
-    return {"median": float(np.median(rows)), "iqr": float(q3 - q1)}
-
-
 def carry_forward(metrics) -> np.ndarray:
     """Per-iteration mean returns; iterations where no episode ended keep the last."""
     returns = np.array(metrics.episode_return, dtype=float)
@@ -92,7 +71,13 @@ def main():
     args = common.parse_args(__doc__.splitlines()[0])
     repeats = args.repeats or 3
     env = envs.cartpole()
-    host = host_loop_sps(20_000 if args.quick else 60_000)
+    host_steps = "20000" if args.quick else "60000"
+    host = common.runtime_sps(  # the host-loop path, gymnasium CartPole-v1
+        [
+            *("ppo", "--env", "CartPole-v1", "--steps", host_steps),
+            *("--eval_every=100000000", "--log_every=2048", "--checkpoint_every=0"),
+        ]
+    )
     common.emit(
         {
             "name": "ppo cartpole, host loop (rlblocks train ppo, 8 envs x 32)",

@@ -30,6 +30,11 @@ from mpi4py import MPI
 
 import rlblocks.distributed as rld
 
+try:
+    from benchmarks import common
+except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    import common
+
 MPI_RANKS = (2, 4)  # `python -m benchmarks` runs this under mpirun -n 2 and -n 4
 COMM = MPI.COMM_WORLD
 N = COMM.Get_size()
@@ -60,14 +65,6 @@ def timed_batch(fn, arg, iters: int) -> float:
     return COMM.allreduce(took, op=MPI.MAX)
 
 
-def iqr(values: list[float]) -> float:
-    """Interquartile range (the full range below 4 values)."""
-    if len(values) < 4:
-        return max(values) - min(values)
-    q = statistics.quantiles(values, n=4)
-    return q[2] - q[0]
-
-
 def interleaved(fns: dict, arg, iters: int, repeats: int) -> tuple[dict, ...]:
     """Per-call seconds of each fn, repeats interleaved (rotating order).
 
@@ -90,7 +87,8 @@ def interleaved(fns: dict, arg, iters: int, repeats: int) -> tuple[dict, ...]:
     }
     paired = {name: statistics.median(b / t for b, t in p) for name, p in pairs.items()}
     extra = {name: statistics.median(t - b for b, t in p) for name, p in pairs.items()}
-    return medians, paired, extra, {name: iqr(ts) for name, ts in times.items()}
+    spread = {name: common.summarize(ts)["iqr_s"] for name, ts in times.items()}
+    return medians, paired, extra, spread
 
 
 def bandwidth_rows(sizes: list[int], repeats: int) -> list[dict]:

@@ -27,8 +27,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks import common
 from rlblocks import replay
+
+try:
+    from benchmarks import common
+except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    import common
 
 try:
     import flashbax as fbx

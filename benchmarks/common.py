@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable
 
@@ -56,6 +60,28 @@ def summarize(samples: list[float]) -> dict[str, float]:
     else:
         spread = ordered[-1] - ordered[0]
     return {"median_s": statistics.median(ordered), "iqr_s": spread, "n": len(ordered)}
+
+
+def runtime_sps(train_args: list[str], launcher: list[str] = ()) -> dict[str, float]:
+    """Run `rlblocks train ...` in a temporary run dir and read its throughput.
+
+    The command is `launcher + [python, -m, rlblocks.train.cli, train, *train_args,
+    --run-dir, tmp]` (the checkout's code under PYTHONPATH, not the installed
+    script; `launcher` is e.g. an mpirun or taskset prefix). Returns the median and
+    interquartile range of the runtime's env steps/s over its train.csv rows after
+    the first (which includes compilation) and the command's wall time.
+    """
+    from rlblocks.train import records
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [*launcher, sys.executable, "-m", "rlblocks.train.cli", "train"]
+        cmd += [*train_args, "--run-dir", tmp]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, timeout=1800)
+        wall = time.perf_counter() - start
+        rows = records.read_csv(os.path.join(tmp, "train.csv"))["sps"][1:]
+    stats = summarize([float(x) for x in rows])
+    return {"median": stats["median_s"], "iqr": stats["iqr_s"], "wall_s": wall}
 
 
 def emit(record: dict) -> None:

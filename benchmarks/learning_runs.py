@@ -30,6 +30,9 @@ import tempfile
 import time
 
 BIN = os.path.dirname(sys.executable)
+# Single-threaded XLA kernels, as `rlblocks train` sets (cli.SINGLE_THREAD_XLA);
+# the jitted suites set it before jax is first imported.
+SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 MPIRUN = [os.path.join(BIN, "mpirun"), "--allow-run-as-root", "--oversubscribe", "-n"]
 
 # name -> (env, steps per process, ranks, overrides[, agent]); agent defaults to dqn.
@@ -110,10 +113,7 @@ def run_jitted(name, env_id, steps, seed):
     """Train one seed of a fully-jitted agent; evaluate it on the gymnasium env."""
     import dataclasses
 
-    # Single-threaded XLA kernels, as `rlblocks train` sets (cli.SINGLE_THREAD_XLA);
-    # set here, before jax is first imported.
-    flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    os.environ.setdefault("XLA_FLAGS", flags)
+    os.environ.setdefault("XLA_FLAGS", SINGLE_THREAD_XLA)
     import jax
 
     if name.startswith("dqn_jit"):
@@ -181,9 +181,7 @@ def vmapped_vs_separate(seeds, steps):
     (identical while the runs stay bit-for-bit together) and the final returns
     (mean over the last 5 iterations), on the pure-JAX CartPole.
     """
-    os.environ.setdefault(
-        "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-    )
+    os.environ.setdefault("XLA_FLAGS", SINGLE_THREAD_XLA)
     import jax
     import numpy as np
 
@@ -202,7 +200,7 @@ def vmapped_vs_separate(seeds, steps):
     start = time.perf_counter()
     alone = [jax.block_until_ready(train(k)[1]) for k in keys]
     separate_s = time.perf_counter() - start
-    final = lambda m: float(np.asarray(m.episode_return)[-5:].mean())  # noqa: E731
+    last5 = lambda r: [round(float(x), 1) for x in np.mean(r[..., -5:], -1)]  # noqa: E731
     same = [
         bool(np.array_equal(together.episodes[i], alone[i].episodes))
         for i in range(seeds)
@@ -213,11 +211,8 @@ def vmapped_vs_separate(seeds, steps):
         "env_steps_per_seed": config.num_iterations
         * config.num_envs
         * config.num_steps,
-        "final_return_vmapped": [
-            round(float(np.asarray(together.episode_return)[i, -5:].mean()), 1)
-            for i in range(seeds)
-        ],
-        "final_return_separate": [round(final(m), 1) for m in alone],
+        "final_return_vmapped": last5(np.asarray(together.episode_return)),
+        "final_return_separate": last5(np.stack([m.episode_return for m in alone])),
         "episode_counts_identical": same,
         "max_abs_loss_diff": float(
             max(np.abs(together.loss[i] - alone[i].loss).max() for i in range(seeds))
