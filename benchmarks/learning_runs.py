@@ -41,8 +41,11 @@ SUITES = {
     "cartpole": [("default", "CartPole-v1", 100_000, 1, [])],
     # Two ranks of 100k steps each (the `make demo` command).
     "cartpole_mpi": [("default-mpi2", "CartPole-v1", 100_000, 2, [])],
-    # Two ranks of 50k steps: 100k env steps in total, half the updates per rank.
-    "cartpole_mpi_50k": [("default-mpi2-50k", "CartPole-v1", 50_000, 2, [])],
+    # Two ranks of 50k steps: 100k env steps in total. One update per env step
+    # keeps the number of updates of the 100k-step single-process run.
+    "cartpole_mpi_50k": [
+        ("mpi2-50k-tf1", "CartPole-v1", 50_000, 2, ["--train_frequency=1"])
+    ],
     "acrobot": [("default", "Acrobot-v1", 100_000, 1, [])],
     "variants": [
         ("vanilla", "CartPole-v1", 100_000, 1, ["--double=false", "--n_step=1"]),
