@@ -117,6 +117,23 @@ def test_simulated_ring_equals_numpy_reduction(size):
             assert out.tobytes() == outs[0].tobytes()
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("n", [1, 2, 3, 4, 8, 1024])
+def test_mean_division_gives_the_bits_of_a_true_division(dtype, n):
+    # For n = 2^k, x * 2^-k and x / 2^k round the same real number: equal bits,
+    # subnormals, signed zeros, infinities and NaNs included.
+    rng = np.random.default_rng(n)
+    info = np.finfo(dtype)
+    mags = 10.0 ** rng.uniform(
+        np.log10(info.smallest_subnormal), np.log10(info.max), 5000
+    )
+    special = [0.0, -0.0, np.inf, -np.inf, np.nan, info.tiny, info.smallest_subnormal]
+    x = np.concatenate([mags * rng.choice([-1, 1], 5000), special]).astype(dtype)
+    got = x.copy()
+    _ring.divide_inplace(got, n)
+    assert got.tobytes() == np.divide(x, n).tobytes()
+
+
 # --- the 1-rank world (no mpirun) ---------------------------------------------
 
 

@@ -60,7 +60,7 @@ def _native_runner(op: str, comm):
             req = comm.Iallreduce(in_place, flat, op=mpi_op)
             _world.wait([req], "allreduce (MPI Iallreduce)", comm)
         if mean:
-            np.divide(flat, n, out=flat)
+            _ring.divide_inplace(flat, n)
 
     return run
 

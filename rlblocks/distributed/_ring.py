@@ -72,6 +72,15 @@ def prepare_out(x: np.ndarray, out: np.ndarray | None, name: str = "out"):
     return out
 
 
+def divide_inplace(x: np.ndarray, n: int) -> None:
+    """x /= n in place. For real floats and n a power of two this multiplies by 1/n,
+    which is exact and so gives the same bits as the division, ~3x faster."""
+    if x.dtype.kind == "f" and n & (n - 1) == 0:
+        np.multiply(x, 1.0 / n, out=x)
+    else:
+        np.divide(x, n, out=x)
+
+
 def scratch(nbytes: int) -> np.ndarray:
     """Return this thread's reusable byte buffer, grown to at least `nbytes`."""
     buf = getattr(_world.local, "scratch", None)
@@ -107,7 +116,7 @@ def ring_inplace(flat: np.ndarray, op: str, comm) -> None:
         reduce(chunks[k], incoming.view(flat.dtype), out=chunks[k])
     owned = chunks[(r + 1) % n]
     if op == "mean":
-        np.divide(owned, n, out=owned)
+        divide_inplace(owned, n)
     for s in range(n - 1):  # allgather: finished chunks travel unchanged
         _exchange(comm, raws[(r + 1 - s) % n], raws[(r - s) % n], right, left, start)
 

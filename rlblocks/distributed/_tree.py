@@ -32,6 +32,8 @@ class _Group(NamedTuple):
 
 
 _plans: dict = {}
+# The last plan's (comm, what, extra, shapes, dtypes, treedef, plan, agreed key).
+_last: list = [None]
 
 
 def _dtype(x) -> np.dtype:
@@ -49,11 +51,26 @@ def _leaf_lines(tree: Any) -> list[str]:
 
 def _plan(comm, what, tree, treedef, arrays, extra, validate=None):
     """Return the cached fusion plan for this structure, checking ranks agree once."""
-    key = (id(comm), what, treedef, extra, tuple((a.shape, a.dtype) for a in arrays))
+    shapes, dtypes = [a.shape for a in arrays], [a.dtype for a in arrays]
+    last = _last[0]  # the same call as last time (one gradient tree per step)?
+    if (
+        last is not None
+        and last[0] is comm
+        and last[1] == what
+        and last[2] == extra
+        and last[3] == shapes
+        and last[4] == dtypes
+        and last[5] == treedef
+    ):
+        if _world.check_every_call():
+            _world.agree(comm, last[7])
+        return last[6]
+    key = (id(comm), what, treedef, extra, tuple(zip(shapes, dtypes, strict=True)))
     plan = _plans.get(key)
     if plan is not None:
         if _world.check_every_call():
             _world.agree(comm, key[1:])
+        _last[0] = (comm, what, extra, shapes, dtypes, treedef, plan, key[1:])
         return plan
     lines = _leaf_lines(tree)
     head = f"{what} ({extra}) of {len(arrays)} leaves"
@@ -74,6 +91,7 @@ def _plan(comm, what, tree, treedef, arrays, extra, validate=None):
         )
         groups.append(_Group(dtype, stops[-1], items))
     _plans[key] = plan = tuple(groups)
+    _last[0] = (comm, what, extra, shapes, dtypes, treedef, plan, key[1:])
     return plan
 
 
