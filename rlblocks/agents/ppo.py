@@ -10,7 +10,7 @@ policy with a learned, state-independent log standard deviation).
 
 Many seeds in one call: `train_seeds(agent.train, keys)` runs them with `lax.map`,
 and seed i is bit-identical to `jax.jit(agent.train)(keys[i])` (the loop body is the
-unbatched program). `jax.vmap(agent.train)` (`vectorize=True`) is faster but not
+unbatched program). `jax.vmap(agent.train)` (`vectorize=True`) is not
 batch-invariant: XLA lowers some per-seed reductions and element-wise ops of the
 batched program differently (the first differences, 1 ulp, are in the optimizer
 step: the sum of squares in `clip_by_global_norm` and Adam's update), and training
@@ -287,7 +287,7 @@ def ppo(
 
     Returns:
       `PPO(init, iteration, train, act)`: `train(key) -> (state, metrics)` runs the
-      whole budget in one `lax.scan` (jit it; vmap it over keys for many seeds);
+      whole budget in one `lax.scan` (jit it; `train_seeds` for many seeds);
       `act(params, key, obs)` samples an action for one observation.
 
     References:
@@ -348,7 +348,8 @@ def train_seeds(
     With `vectorize=False` the seeds run one after another in a `lax.map` whose body
     is the unbatched `train`, so seed i is bit-identical to `train(keys[i])` run
     alone under `jax.jit`; the cost is the sum of the separate runs. With
-    `vectorize=True` it is `jax.vmap(train)`: faster on many cores, but XLA's batched
+    `vectorize=True` it is `jax.vmap(train)`: it can be faster on many cores (not on
+    2: 39.5 s against 37.4 s for 16 seeds, benchmarks/README), but XLA's batched
     program rounds some reductions differently (1 ulp in the optimizer step), and
     training amplifies that, so seeds agree with separate runs only in distribution.
 
