@@ -89,6 +89,22 @@ def test_seeds_vmapped_equal_separate_runs():
     assert not np.allclose(both.loss[0], both.loss[1])
 
 
+def test_train_seeds_bit_identical_to_separate_runs():
+    agent = ppo.ppo(TINY, envs.cartpole())
+    keys = jax.random.split(jax.random.key(2), 3)
+    together = jax.jit(lambda k: ppo.train_seeds(agent.train, k))(keys)
+    train = jax.jit(agent.train)
+    for i in range(3):
+        alone = train(keys[i])
+        seed_i = jax.tree.map(lambda x: x[i], together)  # noqa: B023
+        pairs = zip(jax.tree.leaves(alone), jax.tree.leaves(seed_i), strict=True)
+        for a, b in pairs:
+            if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+                a, b = jax.random.key_data(a), jax.random.key_data(b)
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    assert not np.array_equal(together[1].loss[0], together[1].loss[1])
+
+
 def test_episode_returns_count_ended_episodes():
     # env 0: rewards 1, 1 | ends at t=1, then 1 carried; env 1: 2 ends at t=0, 3, 3
     reward = jnp.array([[1.0, 2.0], [1.0, 3.0], [1.0, 3.0]])
