@@ -111,7 +111,7 @@ def allreduce(
     (bandwidth bound); float16/bfloat16 always use the ring. The first call with a
     given shape, dtype, op and algorithm checks that every rank agrees (a mismatch
     raises `MismatchError` on every rank instead of hanging); later ones only look
-    the call up, so the overhead over MPI's own call is ~1 us.
+    the call up (1.5-2 us over MPI's own call, measured under `mpirun -n 2`).
 
     Args:
       buf: [...] numpy (or jax) array of a numeric dtype, the same shape and dtype on
