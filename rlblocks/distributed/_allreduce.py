@@ -127,6 +127,7 @@ def allreduce(
     """
     x = buf if type(buf) is np.ndarray else np.asarray(buf)
     last = _last[0]  # repeated calls (one gradient buffer per step) skip hashing
+    agreed = False
     if (
         last is not None
         and last[0] is comm
@@ -135,18 +136,17 @@ def allreduce(
         and last[3] == op
         and last[4] == algorithm
     ):
-        call = last[5]
-        if _world._every_call and call[0] is not None:
-            _world.agree(last[6], call[2])
+        call, world = last[5], last[6]
     else:
         world = _world.get_comm(comm)
         key = (id(world), x.shape, x.dtype, op, algorithm)
         call = _calls.get(key)
-        if call is None:
-            call = _calls[key] = _resolve(x, op, algorithm, world)
-        elif _world._every_call and call[0] is not None:
-            _world.agree(world, call[2])
+        if call is None:  # _resolve has just agreed on it
+            call, agreed = _resolve(x, op, algorithm, world), True
+            _calls[key] = call
         _last[0] = (comm, x.dtype, x.shape, op, algorithm, call, world)
+    if _world._every_call and not agreed and call[0] is not None:
+        _world.agree(world, call[2])
     if out is not x or not x.flags.carray:
         x = _ring.prepare_out(x, out)
     if call[0] is not None:

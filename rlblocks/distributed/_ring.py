@@ -73,8 +73,11 @@ def prepare_out(x: np.ndarray, out: np.ndarray | None, name: str = "out"):
 
 
 def divide_inplace(x: np.ndarray, n: int) -> None:
-    """x /= n in place. For real floats and n a power of two this multiplies by 1/n,
-    which is exact and so gives the same bits as the division, ~3x faster."""
+    """x /= n in place, with the bits of `np.divide`.
+
+    For real floats and n a power of two this multiplies by 1/n: exact, so the same
+    bits as the division, and ~3x faster.
+    """
     if x.dtype.kind == "f" and n & (n - 1) == 0:
         np.multiply(x, 1.0 / n, out=x)
     else:

@@ -53,6 +53,7 @@ def _plan(comm, what, tree, treedef, arrays, extra, validate=None):
     """Return the cached fusion plan for this structure, checking ranks agree once."""
     shapes, dtypes = [a.shape for a in arrays], [a.dtype for a in arrays]
     last = _last[0]  # the same call as last time (one gradient tree per step)?
+    recheck = _world.check_every_call()
     if (
         last is not None
         and last[0] is comm
@@ -62,16 +63,21 @@ def _plan(comm, what, tree, treedef, arrays, extra, validate=None):
         and last[4] == dtypes
         and last[5] == treedef
     ):
-        if _world.check_every_call():
-            _world.agree(comm, last[7])
-        return last[6]
-    key = (id(comm), what, treedef, extra, tuple(zip(shapes, dtypes, strict=True)))
-    plan = _plans.get(key)
-    if plan is not None:
-        if _world.check_every_call():
-            _world.agree(comm, key[1:])
-        _last[0] = (comm, what, extra, shapes, dtypes, treedef, plan, key[1:])
-        return plan
+        plan, agreed_key = last[6], last[7]
+    else:
+        key = (id(comm), what, treedef, extra, tuple(zip(shapes, dtypes, strict=True)))
+        plan, agreed_key = _plans.get(key), key[1:]
+        if plan is None:  # a new structure: _build agrees on it first
+            plan = _plans[key] = _build(comm, what, tree, arrays, extra, validate, key)
+            recheck = False
+        _last[0] = (comm, what, extra, shapes, dtypes, treedef, plan, agreed_key)
+    if recheck:
+        _world.agree(comm, agreed_key)
+    return plan
+
+
+def _build(comm, what, tree, arrays, extra, validate, key) -> tuple:
+    """Agree on a new structure across ranks, then group its leaves by dtype."""
     lines = _leaf_lines(tree)
     head = f"{what} ({extra}) of {len(arrays)} leaves"
     _world.agree(comm, key[1:], lambda: [head, *lines])
@@ -90,9 +96,7 @@ def _plan(comm, what, tree, treedef, arrays, extra, validate=None):
             for i, a, b in zip(idx, starts, stops, strict=True)
         )
         groups.append(_Group(dtype, stops[-1], items))
-    _plans[key] = plan = tuple(groups)
-    _last[0] = (comm, what, extra, shapes, dtypes, treedef, plan, key[1:])
-    return plan
+    return tuple(groups)
 
 
 def _pack(group: _Group, arrays, scale: float | None = None) -> np.ndarray:
