@@ -37,6 +37,7 @@ os.environ.setdefault(
 )
 
 import argparse
+import dataclasses
 import functools
 import json
 import subprocess
@@ -283,55 +284,85 @@ def data_parallel(quick: bool):
 
 
 def allreduce_share():
-    """Under mpirun: time one jitted update with and without gradient averaging."""
+    """Under mpirun: time one updating iteration with and without averaging.
+
+    An iteration is what `rlblocks train` runs per vector-env step when updates are
+    due: act, observe and `num_envs // train_frequency` (2) updates. Variants:
+    `local` (no averaging, the single-process `loop.device_step`), `averaged`
+    (`loop.data_parallel_step`, what `rlblocks train` runs under mpirun: gradients
+    averaged on the host between jitted calls) and `averaged_in_jit` (the earlier
+    runtime: `average_gradients` as an unordered io_callback inside the update).
+    """
     from rlblocks import distributed
 
+    config = dataclasses.replace(CONFIG, learning_starts=0)
+    world = loop.World()
     example = np.zeros(4, np.float32)
-    times = {}
-    fns = {}
-    unordered = functools.partial(distributed.average_gradients, ordered=False)
-    variants = (
-        ("local", None),
-        ("averaged", unordered),  # what `rlblocks train` uses
-        ("averaged_ordered", distributed.average_gradients),
+    in_jit = functools.partial(distributed.average_gradients, ordered=False)
+    agents = {
+        "local": dqn_lib.dqn(config, 2, example, NUM_ENVS),
+        "averaged_in_jit": dqn_lib.dqn(
+            config, 2, example, NUM_ENVS, grad_transform=in_jit
+        ),
+    }
+    steps = {
+        "local": loop.device_step(agents["local"], True),
+        "averaged": loop.data_parallel_step(
+            agents["local"], config, NUM_ENVS, True, world
+        ),
+        "averaged_in_jit": loop.device_step(agents["averaged_in_jit"], True),
+    }
+    obs = np.random.default_rng(distributed.rank()).normal(size=(NUM_ENVS, 4))
+    obs = obs.astype(np.float32)
+    tr = dqn_lib.Transition(
+        obs,
+        np.zeros(NUM_ENVS, np.int32),
+        np.ones(NUM_ENVS, np.float32),
+        np.zeros(NUM_ENVS, bool),
+        np.zeros(NUM_ENVS, bool),
+        obs,
     )
-    for name, gt in variants:
-        agent = dqn_lib.dqn(CONFIG, 2, example, NUM_ENVS, grad_transform=gt)
+    fns = {}
+    for name, step_fn in steps.items():
+        agent = agents.get(name, agents["local"])
         state = agent.init(jax.random.PRNGKey(0))
-        obs = np.random.default_rng(distributed.rank()).normal(size=(NUM_ENVS, 4))
-        tr = dqn_lib.Transition(
-            obs,
-            np.zeros(NUM_ENVS, np.int32),
-            np.ones(NUM_ENVS, np.float32),
-            np.zeros(NUM_ENVS, bool),
-            np.zeros(NUM_ENVS, bool),
-            obs,
-        )
         for _ in range(64):
             state = jax.jit(agent.observe)(state, tr)
-        update = jax.jit(agent.update)
-        box = {"s": state}
+        box = {"s": state, "k": int(state.env_steps), "key": jax.random.PRNGKey(1)}
 
-        def run(update=update, box=box):
-            box["s"], m = update(box["s"])
-            jax.block_until_ready(m["loss"])
+        def run(step_fn=step_fn, box=box):
+            box["k"] += NUM_ENVS  # every iteration is due (train_frequency 2)
+            box["s"], actions, m, box["key"] = step_fn(
+                box["s"], tr, obs, box["key"], box["k"]
+            )
+            jax.block_until_ready((box["s"].params, actions, m["loss"]))
 
         fns[name] = run
     times = common.interleaved(fns, repeats=200, warmup=5)
+    flat = np.zeros(sum(x.size for x in jax.tree.leaves(state.params)), np.float32)
+    exchange = common.interleaved(
+        {"x": lambda: distributed.average_gradients(flat)}, repeats=200, warmup=5
+    )["x"]
     if distributed.is_root():
-        local, avg = times["local"]["median_s"], times["averaged"]["median_s"]
-        iqr = {k: round(v["iqr_s"] * 1e6, 1) for k, v in times.items()}
-        ordered = times["averaged_ordered"]["median_s"]
+        med = {k: v["median_s"] for k, v in times.items()}
+        local = med["local"]
         common.emit(
             {
                 "bench": "agents/allreduce_share",
                 "ranks": distributed.size(),
-                "update_local_us": round(local * 1e6, 1),
-                "update_averaged_us": round(avg * 1e6, 1),
-                "allreduce_share_of_update": round((avg - local) / avg, 3),
-                "update_averaged_ordered_us": round(ordered * 1e6, 1),
-                "allreduce_share_ordered": round((ordered - local) / ordered, 3),
-                "iqr_us": iqr,
+                "updates_per_iteration": dqn_lib.updates_per_step(config, NUM_ENVS),
+                "iteration_local_us": round(local * 1e6, 1),
+                "iteration_averaged_us": round(med["averaged"] * 1e6, 1),
+                "allreduce_share_of_update": round(
+                    (med["averaged"] - local) / med["averaged"], 3
+                ),
+                "iteration_averaged_in_jit_us": round(med["averaged_in_jit"] * 1e6, 1),
+                "allreduce_share_in_jit": round(
+                    (med["averaged_in_jit"] - local) / med["averaged_in_jit"], 3
+                ),
+                "host_average_gradients_us": round(exchange["median_s"] * 1e6, 1),
+                "gradient_floats": int(flat.size),
+                "iqr_us": {k: round(v["iqr_s"] * 1e6, 1) for k, v in times.items()},
                 "peer": None,  # a share of our own update time, not a comparison
                 "load_average_1min": round(os.getloadavg()[0], 2),
             }

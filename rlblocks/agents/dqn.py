@@ -7,7 +7,12 @@ functions over a `DQNState`:
 - `act(params, key, obs, epsilon)` picks epsilon-greedy actions for a batch of envs.
 - `observe(state, transition)` turns one vector-env step into (n-step) transitions
   and adds them to replay.
-- `update(state)` samples replay and takes one gradient step on the TD loss.
+- `update(state)` samples replay and takes one gradient step on the TD loss; it
+  is `apply(*grads(state))` (with `grad_transform` on the gradients in between):
+  `grads(state) -> (state, grads, extras)` samples and differentiates, and
+  `apply(state, grads, extras) -> (state, metrics)` runs the optimizer, priority
+  and target updates, so a host loop can average the gradients between the two
+  (`rlblocks.train.loop` does under MPI).
 - `learn(state, transition)` is observe then update when due (every
   `train_frequency` env steps once `learning_starts` are collected).
 - `step(state, transition, obs)` fuses learn and act into one function, so a
@@ -133,6 +138,15 @@ class Stored(NamedTuple):
     obs_t: Any
 
 
+class GradExtras(NamedTuple):
+    """What `DQN.grads` hands to `DQN.apply` besides the gradients."""
+
+    loss: Any  # float32 [] the TD loss of the batch
+    q: Any  # float32 [] mean predicted Q-value of the batch
+    td_error: Any  # float32 [B] per-example TD errors (new priorities |δ|)
+    indices: Any  # int32 [B] replay slots of the batch
+
+
 class DQNState(NamedTuple):
     """Everything that changes while training (a pytree of arrays)."""
 
@@ -158,6 +172,8 @@ class DQN(NamedTuple):
     q_values: Callable
     epsilon: Callable
     loss: Callable
+    grads: Callable
+    apply: Callable
 
 
 def dqn(
@@ -237,7 +253,7 @@ def dqn(
         config.epsilon_end,
         init_value=config.epsilon_start,
     )
-    updates_per_step = max(num_envs // config.train_frequency, 1)
+    per_step = updates_per_step(config, num_envs)
 
     def to_q(out):
         """Action values [B, A] from the head's output: E_z (C51), mean θ (QR)."""
@@ -336,22 +352,25 @@ def dqn(
         q_pred = rlb.batched_index(to_q(out_tm1), batch.a_tm1)
         return loss, (extras.td_error, jax.lax.stop_gradient(q_pred))
 
-    def update(state):
+    def grads(state):
+        """Sample replay and differentiate the TD loss: `(state, grads, extras)`."""
         key, sample_key = jax.random.split(state.key)
         sample = replay.sample(state.replay, sample_key, config.batch_size)
         grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
-        (loss, (td_error, q_pred)), grads = grad_fn(
+        (loss, (td_error, q_pred)), g = grad_fn(
             state.params, state.target_params, sample.item, sample.weights
         )
-        if grad_transform is not None:
-            grads = grad_transform(grads)
+        extras = GradExtras(loss, q_pred.mean(), td_error, sample.indices)
+        return state._replace(key=key), g, extras
+
+    def apply(state, grads, extras):
+        """The optimizer step with `grads`, priorities and the target update."""
         deltas, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, deltas)
         new_replay = state.replay
         if config.prioritized:
-            priorities = jnp.abs(td_error)
             new_replay = replay.update_priorities(
-                new_replay, sample.indices, priorities
+                new_replay, extras.indices, jnp.abs(extras.td_error)
             )
         updates = state.updates + 1
         if config.target_tau < 1.0:
@@ -367,21 +386,23 @@ def dqn(
             target_params=target,
             opt_state=opt_state,
             replay=new_replay,
-            key=key,
             updates=updates,
         )
-        return new_state, {"loss": loss, "q": q_pred.mean()}
+        return new_state, {"loss": extras.loss, "q": extras.q}
+
+    def update(state):
+        state, g, extras = grads(state)
+        if grad_transform is not None:
+            g = grad_transform(g)
+        return apply(state, g, extras)
 
     def maybe_update(state):
-        before = (state.env_steps - num_envs) // config.train_frequency
-        due = (state.env_steps >= config.learning_starts) & (
-            state.env_steps // config.train_frequency > before
-        )
+        due = update_due(config, num_envs, state.env_steps)
         skip = {"loss": jnp.float32(jnp.nan), "q": jnp.float32(jnp.nan)}
 
         def many(s):
             metrics = skip
-            for _ in range(updates_per_step):
+            for _ in range(per_step):
                 s, metrics = update(s)
             return s, metrics
 
@@ -398,7 +419,46 @@ def dqn(
         metrics = dict(metrics, epsilon=eps)
         return state._replace(key=key), actions, metrics
 
-    return DQN(init, act, observe, update, learn, step, q_values, epsilon, loss_fn)
+    return DQN(
+        init,
+        act,
+        observe,
+        update,
+        learn,
+        step,
+        q_values,
+        epsilon,
+        loss_fn,
+        grads,
+        apply,
+    )
+
+
+def updates_per_step(config: DQNConfig, num_envs: int) -> int:
+    """Gradient steps taken by one `learn` call that updates: max(E // f, 1)."""
+    return max(num_envs // config.train_frequency, 1)
+
+
+def update_due(config: DQNConfig, num_envs: int, env_steps: Any) -> Any:
+    """Whether `learn` updates after observing up to `env_steps` (host or traced).
+
+    due = (k ≥ learning_starts) ∧ (⌊k / f⌋ > ⌊(k − E) / f⌋) for k env steps after
+    the observation, f = `train_frequency`, E = `num_envs`: an update whenever the
+    step counter crosses a multiple of f. A host loop that averages gradients
+    outside jit (`rlblocks.train.loop`) uses it on its own step counter.
+
+    Args:
+      config: uses `learning_starts` and `train_frequency`.
+      num_envs: E, env steps per `learn` call.
+      env_steps: k, an int or an int32 [] array.
+
+    Returns:
+      A bool (for an int) or a bool [] array.
+    """
+    f = config.train_frequency
+    return (env_steps >= config.learning_starts) & (
+        env_steps // f > (env_steps - num_envs) // f
+    )
 
 
 def to_replay_items(

@@ -7,8 +7,8 @@ parameters, then a jitted learn call (store the transitions, update when due; st
 donated) that runs asynchronously while the host steps the envs with those actions,
 so env stepping overlaps the update. Without it: ONE fused jitted call (`DQN.step`)
 that learns, then acts with the updated parameters. Under MPI every rank has its own
-envs, replay and seeds; gradients are averaged inside the jitted update; rank 0
-alone logs, evaluates and checkpoints.
+envs, replay and seeds; gradients are averaged on the host between jitted calls
+(`data_parallel_step`); rank 0 alone logs, evaluates and checkpoints.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import flatten_util
 
 from rlblocks.agents import dqn as dqn_lib
 from rlblocks.train import checkpoint, envs, plot, records
@@ -108,19 +109,23 @@ def build(run: RunConfig, agent_config: dqn_lib.DQNConfig, world: World):
     agent_config = resolve(run, agent_config)
     env = envs.make_vector_env(run.env_id, run.num_envs)
     example = np.asarray(env.single_observation_space.sample())
-    grad_transform = None
-    if world.size > 1:  # each update needs the last one's averaged gradients, so
-        # the callbacks cannot reorder: skip the ordered effect's slow dispatch
-        avg = world.dist.average_gradients
-        grad_transform = functools.partial(avg, ordered=False)
     agent = dqn_lib.dqn(
-        agent_config,
-        int(env.single_action_space.n),
-        example,
-        run.num_envs,
-        grad_transform=grad_transform,
+        agent_config, int(env.single_action_space.n), example, run.num_envs
     )
-    return env, agent, device_step(agent, run.stale_actions)
+    if world.size > 1:
+        step = data_parallel_step(
+            agent, agent_config, run.num_envs, run.stale_actions, world
+        )
+    else:
+        step = device_step(agent, run.stale_actions)
+    return env, agent, step
+
+
+def _stale_act(agent, params, key, obs, steps):
+    """Actions of the stale-action key chain: `(actions, epsilon, key)`."""
+    key, act_key = jax.random.split(key)
+    eps = agent.epsilon(steps)
+    return agent.act(params, act_key, obs, eps), eps, key
 
 
 def device_step(agent: dqn_lib.DQN, stale_actions: bool):
@@ -138,12 +143,7 @@ def device_step(agent: dqn_lib.DQN, stale_actions: bool):
 
         return fused_step
 
-    def act(params, key, obs, steps):
-        key, act_key = jax.random.split(key)
-        eps = agent.epsilon(steps)
-        return agent.act(params, act_key, obs, eps), eps, key
-
-    act_fn = jax.jit(act)
+    act_fn = jax.jit(functools.partial(_stale_act, agent))
     learn_fn = jax.jit(agent.learn, donate_argnums=0)
 
     def stale_step(state, transition, obs, act_key, steps):
@@ -153,6 +153,76 @@ def device_step(agent: dqn_lib.DQN, stale_actions: bool):
         return state, actions, dict(metrics, epsilon=eps), act_key
 
     return stale_step
+
+
+def data_parallel_step(
+    agent: dqn_lib.DQN,
+    agent_config: dqn_lib.DQNConfig,
+    num_envs: int,
+    stale_actions: bool,
+    world: World,
+):
+    """`device_step` for K > 1 ranks: gradients averaged on the host, outside jit.
+
+    The host knows from its step counter when `learn` would update
+    (`dqn.update_due`). Other iterations run `device_step` (no communication).
+    An updating iteration runs the agent's `grads` and `apply` pieces as jitted
+    calls, the gradients raveled into one float vector in XLA: observe + grads;
+    then per update one `average_gradients` of that vector on the host (one MPI
+    collective) and apply (+ the next update's grads, or + act when fused). An
+    `io_callback` inside the jitted update cost more than the exchange itself
+    (docs/distributed.md). Every rank reduces the same bytes and applies them with
+    the same program, so parameters stay bit-identical.
+    """
+    local = device_step(agent, stale_actions)
+    per_step = dqn_lib.updates_per_step(agent_config, num_envs)
+
+    def raveled_grads(state):
+        state, grads, extras = agent.grads(state)
+        return state, flatten_util.ravel_pytree(grads)[0], extras
+
+    def apply_flat(state, flat, extras):
+        unravel = flatten_util.ravel_pytree(state.params)[1]
+        return agent.apply(state, unravel(flat), extras)
+
+    def act_observe_grads(state, transition, obs, act_key, steps):
+        """Stale actions with the parameters before this update, then observe."""
+        actions, eps, act_key = _stale_act(agent, state.params, act_key, obs, steps)
+        return raveled_grads(agent.observe(state, transition)), (actions, eps, act_key)
+
+    def apply_then_act(state, flat, extras, obs):  # as `DQN.step`: act after
+        state, metrics = apply_flat(state, flat, extras)
+        key, act_key = jax.random.split(state.key)
+        eps = agent.epsilon(state.env_steps)
+        actions = agent.act(state.params, act_key, obs, eps)
+        return state._replace(key=key), actions, dict(metrics, epsilon=eps)
+
+    jit = functools.partial(jax.jit, donate_argnums=0)
+    first_stale = jit(act_observe_grads)
+    first_fused = jit(lambda s, t: raveled_grads(agent.observe(s, t)))
+    middle = jit(lambda s, f, e: raveled_grads(apply_flat(s, f, e)[0]))
+    last, last_act = jit(apply_flat), jit(apply_then_act)
+
+    def updates(state, flat, extras):
+        """All but the last of this iteration's updates; returns the last's grads."""
+        for _ in range(per_step - 1):
+            flat = world.dist.average_gradients(flat)  # numpy, equal on every rank
+            state, flat, extras = middle(state, flat, extras)
+        return state, world.dist.average_gradients(flat), extras
+
+    def step(state, transition, obs, act_key, steps):
+        if not dqn_lib.update_due(agent_config, num_envs, steps):
+            return local(state, transition, obs, act_key, steps)
+        if not stale_actions:
+            grads = updates(*first_fused(state, transition))
+            return (*last_act(*grads, obs), act_key)
+        grads, (actions, eps, act_key) = first_stale(
+            state, transition, obs, act_key, steps
+        )
+        state, metrics = last(*updates(*grads))
+        return state, actions, dict(metrics, epsilon=eps), act_key
+
+    return step
 
 
 def greedy_policy(agent, params):
