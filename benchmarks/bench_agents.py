@@ -19,8 +19,9 @@ the same number of env steps after compilation:
 Two update rates: the default agent's (one update per 2 env steps, where the
 update's own compute dominates) and one per 8 env steps (per-call overhead
 dominates). Repeats interleave the loops. Data-parallel figures: `rlblocks train`
-throughput under `mpirun -n 2` against one rank, with the cores shared and with one
-core per process (`--quick`: shared only), and the share of update time spent
+throughput under `mpirun -n 2` against one rank, with mpirun leaving the ranks
+unbound (the runtime then pins each to its core) and with one core per process
+(`--quick`: unbound only), and the share of update time spent
 averaging gradients (run under mpirun by the script itself); they run after the
 throughput figures; `--dp` runs only these.
 
@@ -258,7 +259,7 @@ def data_parallel(quick: bool):
         common.emit(
             {
                 "bench": "agents/data_parallel",
-                "cores": "one per rank" if pinned else "all, shared",
+                "cores": "one per rank" if pinned else "launcher unbound",
                 "steps_per_rank": steps,
                 "one_rank": one,
                 "two_ranks": two,

@@ -260,6 +260,24 @@ def test_float32_tree_does_not_drift():
     assert tree[1] > 0
 
 
+@pytest.mark.parametrize("k", [1, 7, 256, 257, 1000])
+def test_last_occurrence_matches_a_python_loop(k):
+    # Both branches (all-pairs up to 256 entries, sort above) against a plain loop.
+    from rlblocks.replay.prioritized import last_occurrence
+
+    idx = np.random.default_rng(k).integers(0, max(k // 3, 1), k).astype(np.int32)
+    want = [i not in idx[j + 1 :] for j, i in enumerate(idx)]
+    np.testing.assert_array_equal(np.asarray(last_occurrence(jnp.asarray(idx))), want)
+
+
+def test_pairs_match_element_reads():
+    # sum_tree._pairs reads (tree[l], tree[l + 1]) for every l, here 0..6.
+    tree = jnp.arange(8.0) * 10
+    mass, other = sum_tree._pairs(tree, jnp.arange(7))
+    np.testing.assert_array_equal(np.asarray(mass), np.arange(7) * 10.0)
+    np.testing.assert_array_equal(np.asarray(other), np.arange(1, 8) * 10.0)
+
+
 def test_find_never_returns_empty_leaves():
     # Leaves [0, 1, 0, 0] (mass 1 at leaf 1); targets at and beyond the total.
     tree, mins = sum_tree.init(4)

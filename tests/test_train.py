@@ -1,6 +1,7 @@
 """Training runtime: CLI train/eval/plot, checkpoints (atomic, torn never read),
 resume after SIGKILL equal to an uninterrupted run, mpirun -n 2 smoke."""
 
+import contextlib
 import json
 import os
 import signal
@@ -15,7 +16,7 @@ import pytest
 # The agent needs the replay package (merged separately from the runtime).
 pytest.importorskip("rlblocks.replay")
 
-from rlblocks.train import checkpoint, cli
+from rlblocks.train import checkpoint, cli, loop
 
 # A tiny budget: 2 envs, updates from step 64, small nets, no periodic evals.
 TINY = [
@@ -336,3 +337,30 @@ def test_stale_actions_act_with_parameters_from_before_the_learn_call():
     assert int(state.updates) == 5
     for x, y in zip(_leaves(state), _leaves(ref), strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="needs Linux and two CPUs",
+)
+def test_unbound_ranks_pin_to_their_share_and_bound_ones_stay(monkeypatch):
+    before = os.sched_getaffinity(0)
+    cpus = sorted(before)
+    monkeypatch.setattr(os, "cpu_count", lambda: len(cpus))
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "2")
+    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_RANK", "1")
+    try:
+        # Rank 1 of 2 on n CPUs gets cpus[n // 2 : n]; e.g. {1} of {0, 1}.
+        want = cpus[len(cpus) // 2 :]
+        assert loop.pin_to_local_share() == want
+        assert os.sched_getaffinity(0) == set(want)
+        # Now bound (to fewer CPUs than the machine has): left as it is.
+        assert loop.pin_to_local_share() is None
+        assert os.sched_getaffinity(0) == set(want)
+        os.sched_setaffinity(0, before)
+        monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_SIZE", str(len(cpus) + 1))
+        assert loop.pin_to_local_share() is None  # more local ranks than CPUs
+    finally:
+        for tid in os.listdir("/proc/self/task"):
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(int(tid), before)

@@ -35,6 +35,16 @@ def init(capacity: int, dtype=jnp.float32, xp=jnp):
     return xp.zeros(n, dtype), xp.full(n, np.inf, dtype)
 
 
+def _pairs(tree, left) -> tuple[Array, Array]:
+    """(tree[left], tree[left + 1]) read as one gather of [K, 2] slices.
+
+    XLA:CPU launches a kernel per gather and copies a slice about as fast as one
+    element, so this is ~25% faster per tree level than two element gathers.
+    """
+    pair = jax.vmap(lambda i: jax.lax.dynamic_slice(tree, (i,), (2,)))(left)
+    return pair[:, 0], pair[:, 1]
+
+
 def set_leaves(sum_tree, min_tree, slots, values, keep):
     """Set leaves `slots[k]` to `values[k]` where `keep[k]`, then fix ancestors.
 
@@ -63,8 +73,8 @@ def set_leaves(sum_tree, min_tree, slots, values, keep):
         sums, mins, nodes = carry
         nodes = jnp.where(keep, nodes // 2, size)
         left = jnp.minimum(2 * nodes, size - 2)
-        sums = sums.at[nodes].set(sums[left] + sums[left + 1], mode="drop")
-        mins = mins.at[nodes].set(jnp.minimum(mins[left], mins[left + 1]), mode="drop")
+        sums = sums.at[nodes].set(jnp.add(*_pairs(sums, left)), mode="drop")
+        mins = mins.at[nodes].set(jnp.minimum(*_pairs(mins, left)), mode="drop")
         return sums, mins, nodes
 
     carry = (sum_tree, min_tree, nodes)
@@ -90,7 +100,7 @@ def find(sum_tree, targets) -> Array:
     def level(_, carry):
         node, targets = carry
         left = 2 * node
-        mass, other = sum_tree[left], sum_tree[left + 1]
+        mass, other = _pairs(sum_tree, left)
         right = (mass <= 0) | ((targets >= mass) & (other > 0))
         return left + right.astype(jnp.int32), jnp.where(right, targets - mass, targets)
 

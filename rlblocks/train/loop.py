@@ -13,6 +13,7 @@ envs, replay and seeds; gradients are averaged on the host between jitted calls
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -62,6 +63,34 @@ class RunConfig:
     """Output directory; default runs/dqn-<env>-s<seed>."""
 
 
+def pin_to_local_share() -> list[int] | None:
+    """Pin this rank's threads to its 1/K share of the CPUs if mpirun left it unbound.
+
+    `mpirun --oversubscribe` (as `make demo` runs) and `--bind-to none` leave every
+    rank free to run on every core; the ranks' threads then migrate and contend, and
+    two ranks on two cores ran at 0.61x the throughput of one rank against 1.47x when
+    each had its own core (docs/distributed.md). Ranks the launcher already bound,
+    more local ranks than CPUs, or `RLBLOCKS_PIN=0` leave the placement as it is.
+    Returns the CPUs pinned to, or None.
+    """
+    local_size = int(os.environ.get("OMPI_COMM_WORLD_LOCAL_SIZE", "1"))
+    local_rank = int(os.environ.get("OMPI_COMM_WORLD_LOCAL_RANK", "0"))
+    if not hasattr(os, "sched_setaffinity"):  # not Linux
+        return None
+    cpus = sorted(os.sched_getaffinity(0))
+    if local_size < 2 or len(cpus) < local_size or len(cpus) < (os.cpu_count() or 0):
+        return None
+    share = cpus[
+        local_rank * len(cpus) // local_size : (local_rank + 1)
+        * len(cpus)
+        // local_size
+    ]
+    for tid in os.listdir("/proc/self/task"):  # threads already started, e.g. XLA's
+        with contextlib.suppress(OSError):  # the thread may have exited
+            os.sched_setaffinity(int(tid), share)
+    return share
+
+
 class World:
     """The MPI world when launched under mpirun, else a single process."""
 
@@ -73,6 +102,8 @@ class World:
             # Ranks wait on each other once per update: yield the core while waiting
             # instead of spinning (several-fold faster on a busy 2-core machine).
             os.environ.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")
+            if os.environ.get("RLBLOCKS_PIN", "1") != "0":
+                pin_to_local_share()
             from rlblocks import distributed
 
             self.dist = distributed
