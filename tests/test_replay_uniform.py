@@ -394,3 +394,18 @@ def test_integer_frequencies_are_uniform():
     draws = np.asarray(_random.integers(jax.random.key(9), 7, 100_000))
     counts = np.bincount(draws, minlength=7)
     assert np.all(np.abs(counts - 100_000 / 7) < 4.5 * 110.7), counts
+
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.int32, jnp.uint8])
+def test_computed_once_is_the_identity(dtype):
+    # max(x, lowest value of the dtype) == x for every x, extremes and NaN included.
+    from rlblocks.replay import _common
+
+    if jnp.issubdtype(dtype, jnp.floating):
+        x = np.array([-np.inf, -1.5, 0.0, 3.0, np.inf, np.nan], dtype)
+    else:
+        info = np.iinfo(dtype)
+        x = np.array([info.min, 0, 1, info.max], dtype)
+    got = jax.jit(_common.computed_once)(jnp.asarray(x))
+    assert got.dtype == x.dtype
+    np.testing.assert_array_equal(np.asarray(got), x)

@@ -176,6 +176,20 @@ def gather_items(storage, indices):
     )
 
 
+def computed_once(x):
+    """`x` unchanged, but as the root of its own XLA kernel, read by its consumers.
+
+    XLA:CPU fuses cheap elementwise producers, such as a Threefry hash, into every
+    consumer and recomputes them per consumer element (a gather of [B, D] rows, a
+    [B, F] comparison); `lax.optimization_barrier` does not prevent it. A max over a
+    size-2 axis of (x, the dtype's lowest value) is the identity and is such a root.
+    """
+    dtype = jnp.result_type(x)
+    info = jnp.finfo if jnp.issubdtype(dtype, jnp.floating) else jnp.iinfo
+    low = -jnp.inf if info is jnp.finfo else info(dtype).min
+    return jnp.max(jnp.stack([x, jnp.full_like(x, low)], axis=-1), axis=-1)
+
+
 def raise_if_cannot_sample(ok, size, min_size: int) -> None:
     """Raise ValueError when a concrete state cannot be sampled; no-op when traced."""
     if not is_traced(ok) and not bool(ok):

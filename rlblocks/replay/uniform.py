@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-import jax
 import jax.numpy as jnp
 
 from rlblocks._src.types import Array, ArrayLike
@@ -93,8 +92,8 @@ def uniform_buffer(capacity: int, *, min_size: int = 1) -> _common.Buffer:
         ok = can_sample(state)
         _common.raise_if_cannot_sample(ok, state.size, min_size)
         high = jnp.maximum(state.size, 1)
-        # The barrier keeps XLA from re-hashing the indices inside every gather.
-        indices = jax.lax.optimization_barrier(_random.integers(key, high, batch_size))
+        # Hashed once, not once per gather (and per gathered element).
+        indices = _common.computed_once(_random.integers(key, high, batch_size))
         weights = jnp.broadcast_to(ok.astype(jnp.float32), (batch_size,))
         item = _common.gather_items(state.items, indices)
         return _common.ReplaySample(item=item, indices=indices, weights=weights)
