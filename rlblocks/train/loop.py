@@ -69,7 +69,7 @@ def pin_to_local_share() -> list[int] | None:
     `mpirun --oversubscribe` (as `make demo` runs) and `--bind-to none` leave every
     rank free to run on every core; the ranks' threads then migrate and contend, and
     two ranks on two cores ran at 0.61x the throughput of one rank against 1.47x when
-    each had its own core (docs/distributed.md). Ranks the launcher already bound,
+    each had its own core (benchmarks/README.md). Ranks the launcher already bound,
     more local ranks than CPUs, or `RLBLOCKS_PIN=0` leave the placement as it is.
     Returns the CPUs pinned to, or None.
     """
@@ -80,11 +80,8 @@ def pin_to_local_share() -> list[int] | None:
     cpus = sorted(os.sched_getaffinity(0))
     if local_size < 2 or len(cpus) < local_size or len(cpus) < (os.cpu_count() or 0):
         return None
-    share = cpus[
-        local_rank * len(cpus) // local_size : (local_rank + 1)
-        * len(cpus)
-        // local_size
-    ]
+    n = len(cpus)
+    share = cpus[local_rank * n // local_size : (local_rank + 1) * n // local_size]
     for tid in os.listdir("/proc/self/task"):  # threads already started, e.g. XLA's
         with contextlib.suppress(OSError):  # the thread may have exited
             os.sched_setaffinity(int(tid), share)
