@@ -1,7 +1,6 @@
 """Training runtime: CLI train/eval/plot, checkpoints (atomic, torn never read),
 resume after SIGKILL equal to an uninterrupted run, mpirun -n 2 smoke."""
 
-import contextlib
 import json
 import os
 import signal
@@ -361,9 +360,7 @@ def test_unbound_ranks_pin_to_their_share_and_bound_ones_stay(monkeypatch):
         monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_SIZE", str(len(cpus) + 1))
         assert loop.pin_to_local_share() is None  # more local ranks than CPUs
     finally:
-        for tid in os.listdir("/proc/self/task"):
-            with contextlib.suppress(OSError):
-                os.sched_setaffinity(int(tid), before)
+        loop.pin_threads(before)
 
 
 class _IdentityExchange:

@@ -185,8 +185,7 @@ def computed_once(x):
     size-2 axis of (x, the dtype's lowest value) is the identity and is such a root.
     """
     dtype = jnp.result_type(x)
-    info = jnp.finfo if jnp.issubdtype(dtype, jnp.floating) else jnp.iinfo
-    low = -jnp.inf if info is jnp.finfo else info(dtype).min
+    low = -jnp.inf if jnp.issubdtype(dtype, jnp.floating) else jnp.iinfo(dtype).min
     return jnp.max(jnp.stack([x, jnp.full_like(x, low)], axis=-1), axis=-1)
 
 

@@ -82,10 +82,15 @@ def pin_to_local_share() -> list[int] | None:
         return None
     n = len(cpus)
     share = cpus[local_rank * n // local_size : (local_rank + 1) * n // local_size]
-    for tid in os.listdir("/proc/self/task"):  # threads already started, e.g. XLA's
-        with contextlib.suppress(OSError):  # the thread may have exited
-            os.sched_setaffinity(int(tid), share)
+    pin_threads(share)
     return share
+
+
+def pin_threads(cpus) -> None:
+    """Set the CPU affinity of every thread of this process (XLA's too) to `cpus`."""
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError):  # the thread may have exited
+            os.sched_setaffinity(int(tid), cpus)
 
 
 class World:
@@ -250,12 +255,10 @@ def data_parallel_step(
     jit = functools.partial(jax.jit, donate_argnums=0)
     first_stale = jit(act_observe_grads)
     first_fused = jit(lambda s, t: raveled_grads(agent.observe(s, t)))
-    pieces = (lambda s, f, e: raveled_grads(apply_flat(s, f, e)[0]), apply_flat)
-    pieces += (apply_then_act,)
     # apply changes replay only to update priorities: else keep replay out of the calls
-    middle, last, last_act = map(
-        jit if agent_config.prioritized else without_replay, pieces
-    )
+    jit_apply = jit if agent_config.prioritized else without_replay
+    middle = jit_apply(lambda s, f, e: raveled_grads(apply_flat(s, f, e)[0]))
+    last, last_act = jit_apply(apply_flat), jit_apply(apply_then_act)
 
     def updates(state, flat, extras):
         """All but the last of this iteration's updates; returns the last's grads."""
