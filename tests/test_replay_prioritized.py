@@ -149,7 +149,7 @@ PRIOS = np.array([0.5, 3.0, 0.0, 1.0, 7.0, 2.0, 0.2, 4.0], np.float32)
 
 def jitted(buf):
     """The buffer with jitted functions (host buffers are returned unchanged)."""
-    if isinstance(buf.init(EXAMPLE).size, np.ndarray):
+    if isinstance(buf.init(EXAMPLE).counters, np.ndarray):
         return buf
     return buf._replace(
         add=jax.jit(buf.add),

@@ -69,6 +69,17 @@ class PrioritizedBuffer(NamedTuple):
     update_priorities: Callable
 
 
+def _counter(i: int, doc: str) -> property:
+    return property(lambda state: state.counters[i], doc=doc)
+
+
+# Read-only views of a state's `counters` [3] (insert_pos, size, count): one array,
+# so that a jitted call passes and returns one buffer for them instead of three.
+INSERT_POS = _counter(0, "[] slot the next item is written to (counters[0]).")
+SIZE = _counter(1, "[] number of items held, <= C (counters[1]).")
+COUNT = _counter(2, "[] number of items ever added (counters[2]).")
+
+
 def check_capacity(capacity: int, name: str = "capacity") -> int:
     """Return `capacity` as an int, raising ValueError unless it is an integer >= 1."""
     if isinstance(capacity, bool) or not isinstance(capacity, int | np.integer):
@@ -155,7 +166,8 @@ def write_slots(insert_pos, n: int, capacity: int, mask=None):
         rank = jnp.cumsum(mask.astype(jnp.int32)) - 1
         n_added = jnp.sum(mask.astype(jnp.int32))
         keep = mask & (rank >= n_added - capacity)
-    slots = jnp.where(keep, (insert_pos + rank) % capacity, capacity)
+    # Both terms are >= 0: lax.rem is the modulo without jnp's sign fix-up.
+    slots = jnp.where(keep, jax.lax.rem(insert_pos + rank, capacity), capacity)
     return slots.astype(jnp.int32), n_added
 
 

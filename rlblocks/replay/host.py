@@ -52,10 +52,14 @@ class _Layout:
                 return None
         except AttributeError:  # a leaf that is not an array
             return None
-        pos = state.insert_pos.item()
+        counters = state.counters
+        pos, size, count = counters.tolist()
         for b, x in zip(self.leaves, items, strict=True):
             b[pos] = x[0]
-        _advance(state, pos, 1, capacity)
+        counters[0] = pos + 1 if pos + 1 < capacity else 0
+        if size < capacity:
+            counters[1] = size + 1
+        counters[2] = count + 1
         return pos
 
     def pairs(self, items):
@@ -108,7 +112,7 @@ def write(state: uniform.BufferState, items: Any, capacity: int, mask=None):
         _common.check_mask(mask, n)
         pairs = [(b, x[mask]) for b, x in pairs]
         n = int(mask.sum())
-    pos = state.insert_pos.item()
+    pos = state.counters[0].item()
     if pos + n <= capacity:
         for b, x in pairs:
             b[pos : pos + n] = x
@@ -118,23 +122,23 @@ def write(state: uniform.BufferState, items: Any, capacity: int, mask=None):
         slots = (pos + n - keep + np.arange(keep)) % capacity
         for b, x in pairs:
             b[slots] = x[n - keep :]
-    _advance(state, pos, n, capacity)
+    _advance(state.counters, n, capacity)
     return slots
 
 
-def _advance(state, pos: int, n: int, capacity: int) -> None:
-    state.insert_pos[()] = (pos + n) % capacity
-    size = state.size.item()
+def _advance(counters: np.ndarray, n: int, capacity: int) -> None:
+    """Move the host counters [insert_pos, size, count] on by n added items."""
+    pos, size, count = counters.tolist()
+    counters[0] = (pos + n) % capacity
     if size < capacity:
-        state.size[()] = size + n if size + n < capacity else capacity
-    state.count[()] = state.count.item() + n
+        counters[1] = size + n if size + n < capacity else capacity
+    counters[2] = count + n
 
 
 def init_state(example_item: Any, capacity: int) -> uniform.BufferState:
-    """Empty host state: numpy zero storage and 0-d int64 counters."""
+    """Empty host state: numpy zero storage and [3] int64 counters."""
     items = _common.storage_like(example_item, capacity, xp=np)
-    zero = [np.zeros((), np.int64) for _ in range(3)]
-    return uniform.BufferState(items, *zero)
+    return uniform.BufferState(items, np.zeros(3, np.int64))
 
 
 def check_rng(rng) -> np.random.Generator:
@@ -268,7 +272,9 @@ def host_uniform_buffer(capacity: int, *, min_size: int = 1) -> _common.Buffer:
         return init_state(example_item, capacity)
 
     def add(state, items: Any, *, mask: ArrayLike | None = None):
-        write(state, items, capacity, mask)
+        lay = layout(state.items)
+        if mask is not None or lay.add_one(state, items, capacity) is None:
+            write(state, items, capacity, mask)  # not one exactly-typed item
         return state
 
     def can_sample(state) -> bool:

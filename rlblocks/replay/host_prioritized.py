@@ -16,9 +16,8 @@ class HostPrioritizedState(NamedTuple):
 
     Attributes:
       items: the example item's pytree, each leaf [C, *leaf_shape] numpy array.
-      insert_pos: [] int64 slot the next item is written to.
-      size: [] int64 number of items held, <= C.
-      count: [] int64 number of items ever added (the step of a beta schedule).
+      counters: [3] int64 (insert_pos, size, count), as in `BufferState`; `count`
+        (items ever added) is the step of a beta schedule.
       sum_tree: [2L] float64 sum tree; leaf i holds (p_i + epsilon)^alpha.
       min_tree: [2L] float64 min tree over the positive leaves.
       max_priority: [] float64 largest p + epsilon seen; new items get it.
@@ -27,13 +26,14 @@ class HostPrioritizedState(NamedTuple):
     """
 
     items: Any
-    insert_pos: np.ndarray
-    size: np.ndarray
-    count: np.ndarray
+    counters: np.ndarray
     sum_tree: np.ndarray
     min_tree: np.ndarray
     max_priority: np.ndarray
     stale: np.ndarray
+    insert_pos = _common.INSERT_POS
+    size = _common.SIZE
+    count = _common.COUNT
 
 
 def _flush(state: HostPrioritizedState, capacity: int) -> None:

@@ -18,21 +18,21 @@ class PrioritizedState(NamedTuple):
 
     Attributes:
       items: the example item's pytree, each leaf [C, *leaf_shape] of its dtype.
-      insert_pos: [] int32 slot the next item is written to.
-      size: [] int32 number of items held, <= C.
-      count: [] int32 number of items ever added (the step of a beta schedule).
+      counters: [3] int32 (insert_pos, size, count), as in `BufferState`; `count`
+        (items ever added) is the step of a beta schedule.
       sum_tree: [2L] float32 sum tree; leaf i holds (p_i + epsilon)^alpha.
       min_tree: [2L] float32 min tree over the positive leaves (+inf if none).
       max_priority: [] float32 largest p + epsilon seen; new items get it.
     """
 
     items: Any
-    insert_pos: Array
-    size: Array
-    count: Array
+    counters: Array
     sum_tree: Array
     min_tree: Array
     max_priority: Array
+    insert_pos = _common.INSERT_POS
+    size = _common.SIZE
+    count = _common.COUNT
 
 
 def check_priority_args(indices, priorities, size) -> None:

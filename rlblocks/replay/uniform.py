@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import jax
 import jax.numpy as jnp
 
 from rlblocks._src.types import Array, ArrayLike
@@ -15,15 +16,16 @@ class BufferState(NamedTuple):
 
     Attributes:
       items: the example item's pytree, each leaf [C, *leaf_shape] of its dtype.
-      insert_pos: [] int32 slot the next item is written to.
-      size: [] int32 number of items held, <= C.
-      count: [] int32 number of items ever added (wraps after 2**31).
+      counters: [3] int32 (insert_pos, size, count), read as the properties
+        `insert_pos` (the slot the next item is written to), `size` (items held,
+        <= C) and `count` (items ever added; wraps after 2**31).
     """
 
     items: Any
-    insert_pos: Array
-    size: Array
-    count: Array
+    counters: Array
+    insert_pos = _common.INSERT_POS
+    size = _common.SIZE
+    count = _common.COUNT
 
 
 def init_state(example_item: Any, capacity: int) -> BufferState:
@@ -31,9 +33,8 @@ def init_state(example_item: Any, capacity: int) -> BufferState:
 
     Every leaf is a buffer of its own, so the state can be donated to `jax.jit`.
     """
-    insert_pos, size, count = (jnp.zeros((), jnp.int32) for _ in range(3))
     items = _common.storage_like(example_item, capacity)
-    return BufferState(items=items, insert_pos=insert_pos, size=size, count=count)
+    return BufferState(items=items, counters=jnp.zeros(3, jnp.int32))
 
 
 def add_items(state, items, capacity: int, mask=None):
@@ -43,12 +44,15 @@ def add_items(state, items, capacity: int, mask=None):
     slots, n_added = _common.write_slots(state.insert_pos, n, capacity, mask)
     unique = mask is None and n <= capacity
     stored = _common.scatter_items(state.items, slots, items, unique)
-    new = state._replace(
-        items=stored,
-        insert_pos=(state.insert_pos + n_added) % capacity,
-        size=jnp.minimum(state.size + n_added, capacity),
-        count=state.count + n_added,
+    pos, size, count = state.counters[0], state.counters[1], state.counters[2]
+    counters = jnp.stack(
+        [
+            jax.lax.rem(pos + n_added, capacity),  # both >= 0: no sign fix-up
+            jnp.minimum(size + n_added, capacity),
+            count + n_added,
+        ]
     )
+    new = state._replace(items=stored, counters=counters)
     return new, slots, n_added
 
 
