@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 import rlblocks.distributed as rld
+from rlblocks.distributed import _allreduce as rld_allreduce
 from rlblocks.distributed import _ring
 
 HERE = Path(__file__).parent
@@ -222,13 +223,28 @@ def test_check_every_call_setting_round_trips():
 
 def test_auto_algorithm_uses_thresholds(monkeypatch):
     f32 = np.dtype(np.float32)
-    limit = rld.ring_min_bytes(2)
+    for var in ("RLBLOCKS_RING_MIN_BYTES", "RLBLOCKS_SEGMENTED_MIN_BYTES"):
+        monkeypatch.delenv(var, raising=False)
+    limit = rld_allreduce.SEGMENTED_MIN_BYTES
+    assert rld.ring_min_bytes(2) is None
     assert rld.choose_algorithm(4096, f32, 2) == "native"
-    assert rld.choose_algorithm(limit, f32, 2) == "ring"
     assert rld.choose_algorithm(limit - 4, f32, 2) == "native"
+    assert rld.choose_algorithm(limit, f32, 2) == "segmented"
+    assert rld.choose_algorithm(1 << 30, f32, 4) == "segmented"
     assert rld.choose_algorithm(8, np.dtype(np.float16), 2) == "ring"
     monkeypatch.setenv("RLBLOCKS_RING_MIN_BYTES", "1024")
     assert rld.choose_algorithm(1024, f32, 2) == "ring"
+    assert rld.choose_algorithm(1020, f32, 2) == "native"
+    monkeypatch.setenv("RLBLOCKS_SEGMENTED_MIN_BYTES", "512")
+    assert rld.choose_algorithm(512, f32, 2) == "segmented"
+
+
+def test_segment_bytes_by_rank_count(monkeypatch):
+    monkeypatch.delenv("RLBLOCKS_SEGMENT_BYTES", raising=False)
+    assert rld.segment_bytes(2) == 1 << 20
+    assert rld.segment_bytes(4) == 512 << 10
+    monkeypatch.setenv("RLBLOCKS_SEGMENT_BYTES", "4096")
+    assert rld.segment_bytes(2) == 4096
 
 
 def test_root_only_filter_keeps_records_on_rank_zero():
@@ -277,6 +293,7 @@ def run_mpi(n, script, *args, timeout=180, mca=()):
 CHECKS = [
     "ring_all_sizes",
     "allreduce_algorithms",
+    "segmented_with_many_segments",
     "int_overflow_wraps_like_mpi",
     "multidim_and_inplace",
     "half_precision_uses_ring",
@@ -290,6 +307,7 @@ CHECKS = [
     "inconsistent_tree_names_ranks",
     "shape_mismatch_raises_everywhere",
     "op_mismatch_raises_everywhere",
+    "segment_size_mismatch_raises_everywhere",
     "check_every_call_catches_repeats",
     "average_gradients_host_and_jit",
     "seeds_and_printing",
@@ -354,7 +372,7 @@ def test_exception_on_one_rank_aborts_the_job():
 
 
 @pytest.mark.mpi
-@pytest.mark.parametrize("algorithm", ["ring", "native"])
+@pytest.mark.parametrize("algorithm", ["ring", "native", "segmented"])
 def test_stall_watchdog_aborts(algorithm):
     code, out, err, took = run_mpi(2, "stall.py", algorithm, timeout=60)
     assert code != 0 and took < 30

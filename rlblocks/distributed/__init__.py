@@ -29,6 +29,7 @@ rank_seed = _world.rank_seed
 set_check_every_call = _world.set_check_every_call
 ring_allreduce = _ring.ring_allreduce
 ring_min_bytes = _allreduce.ring_min_bytes
+segment_bytes = _allreduce.segment_bytes
 set_stall_timeout = _world.set_stall_timeout
 size = _world.size
 stall_timeout = _world.stall_timeout
@@ -51,6 +52,7 @@ __all__ = [
     "rank_seed",
     "ring_allreduce",
     "ring_min_bytes",
+    "segment_bytes",
     "set_check_every_call",
     "set_stall_timeout",
     "size",

@@ -1,11 +1,15 @@
-"""`allreduce`: the ring or the MPI library's own collective, chosen by message size.
+"""`allreduce`: MPI's own collective, whole or in segments, or the ring, by size.
 
 Small messages are latency bound: the MPI library's `Allreduce` (in place) does them in
 one C call, while the Python ring pays ~2 us per step. Large messages are bandwidth
-bound, where the ring moves the minimum of data and reuses its scratch memory. Open
-MPI's allreduce allocates a full-size temporary per call; from 32 MiB glibc serves that
-with a fresh `mmap` each time and the page faults make it several times slower.
-`RING_MIN_BYTES` holds the measured crossover (see benchmarks/README.md, "Allreduce").
+bound, and there Open MPI's allreduce slows down with the message: it allocates a
+full-size temporary per call (from 32 MiB glibc serves it with a fresh `mmap`, and the
+page faults make it several times slower) and its working set leaves the caches. So
+from `SEGMENTED_MIN_BYTES` "auto" runs MPI's in-place `Allreduce` over consecutive
+segments of `segment_bytes(size)` bytes: the same library call and reduction, each
+element reduced once, with a temporary that stays small. float16/bfloat16, which MPI
+has no portable datatype for, use the ring. The thresholds are measured (see
+benchmarks/README.md, "Allreduce").
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ import numpy as np
 from rlblocks._src import types
 from rlblocks.distributed import _ring, _world
 
-ALGORITHMS = ("auto", "ring", "native")
+ALGORITHMS = ("auto", "ring", "native", "segmented")
 
-# Smallest message (bytes) for which "auto" uses the ring, by number of ranks;
-# measured with benchmarks/bench_allreduce.py. Override with RLBLOCKS_RING_MIN_BYTES.
-RING_MIN_BYTES = {2: 32 << 20, 3: 32 << 20, 4: 32 << 20}
-_DEFAULT_RING_MIN_BYTES = 32 << 20
+# Smallest message (bytes) for which "auto" cuts MPI's allreduce into segments, and
+# the segment size by number of ranks; measured with benchmarks/bench_allreduce.py.
+# Override with RLBLOCKS_SEGMENTED_MIN_BYTES and RLBLOCKS_SEGMENT_BYTES.
+SEGMENTED_MIN_BYTES = 2 << 20
+SEGMENT_BYTES = {2: 1 << 20}
+_DEFAULT_SEGMENT_BYTES = 512 << 10
 _NATIVE_KINDS = "iufc"
 _MPI = _world.MPI
 _MPI_OPS = (
@@ -33,32 +39,58 @@ _MPI_OPS = (
 )
 
 
-def ring_min_bytes(n_ranks: int) -> int:
-    """Return the message size in bytes from which "auto" picks the ring."""
+def ring_min_bytes(n_ranks: int) -> int | None:
+    """Return the message size in bytes from which "auto" picks the ring, or None.
+
+    None (the default) means "auto" uses the ring only for float16/bfloat16: the
+    segmented MPI allreduce was faster than the ring at every size measured (up to
+    64 MiB, 2 and 4 ranks). Set RLBLOCKS_RING_MIN_BYTES to route large messages to
+    the ring.
+    """
     env = os.environ.get("RLBLOCKS_RING_MIN_BYTES")
+    return int(env) if env else None
+
+
+def segment_bytes(n_ranks: int) -> int:
+    """Return the segment size in bytes of the "segmented" algorithm."""
+    env = os.environ.get("RLBLOCKS_SEGMENT_BYTES")
     if env:
         return int(env)
-    return RING_MIN_BYTES.get(n_ranks, _DEFAULT_RING_MIN_BYTES)
+    return SEGMENT_BYTES.get(n_ranks, _DEFAULT_SEGMENT_BYTES)
 
 
 def choose_algorithm(nbytes: int, dtype: np.dtype, n_ranks: int) -> str:
-    """Return "ring" or "native" for a message of `nbytes` bytes over `n_ranks`."""
+    """Return "ring", "segmented" or "native" for `nbytes` bytes over `n_ranks`."""
     if dtype.kind not in _NATIVE_KINDS or (dtype.itemsize == 2 and dtype.kind == "f"):
         return "ring"  # float16/bfloat16: no portable MPI datatype
-    return "ring" if nbytes >= ring_min_bytes(n_ranks) else "native"
+    ring_from = ring_min_bytes(n_ranks)
+    if ring_from is not None and nbytes >= ring_from:
+        return "ring"
+    env = os.environ.get("RLBLOCKS_SEGMENTED_MIN_BYTES")
+    segmented_from = int(env) if env else SEGMENTED_MIN_BYTES
+    return "segmented" if nbytes >= segmented_from else "native"
 
 
-def _native_runner(op: str, comm):
-    """The in-place call to MPI's own `Allreduce`, bound once per agreed call."""
+def _native_runner(op: str, comm, segment: int | None = None):
+    """MPI's own in-place `Allreduce`, whole or over segments of `segment` elements,
+    bound once per agreed call."""
     mpi_op, n, in_place = _MPI_OPS[op], comm.Get_size(), _MPI.IN_PLACE
     blocking, mean = comm.Allreduce, op == "mean"
 
-    def run(flat: np.ndarray) -> None:
+    def reduce(part: np.ndarray) -> None:
         if _world._stall_timeout is None:
-            blocking(in_place, flat, mpi_op)
+            blocking(in_place, part, mpi_op)
         else:
-            req = comm.Iallreduce(in_place, flat, op=mpi_op)
+            req = comm.Iallreduce(in_place, part, op=mpi_op)
             _world.wait([req], "allreduce (MPI Iallreduce)", comm)
+
+    def run(flat: np.ndarray) -> None:
+        if segment is None:
+            reduce(flat)
+        else:
+            flat = flat.reshape(-1)
+            for start in range(0, flat.size, segment):
+                reduce(flat[start : start + segment])
         if mean:
             _ring.divide_inplace(flat, n)
 
@@ -85,14 +117,21 @@ def _resolve(x: np.ndarray, op: str, algorithm: str, comm):
     n = comm.Get_size()
     algo = choose_algorithm(x.nbytes, x.dtype, n) if algorithm == "auto" else algorithm
     sig = ("allreduce", x.shape, x.dtype, f"op={op}", f"algorithm={algo}")
+    segment = None
+    if algo == "segmented":  # part of the signature: ranks must make the same calls
+        segment = max(1, segment_bytes(n) // x.dtype.itemsize)
+        sig += (f"segment={segment}",)
     if n > 1:  # agree first, so that bad input raises on every rank
         _world.agree(comm, sig)
     _ring.check_op(op, x.dtype)
-    if algo == "native" and choose_algorithm(0, x.dtype, 2) == "ring":
-        raise ValueError(f"algorithm='native' does not support dtype {x.dtype}")
+    if algo in ("native", "segmented") and choose_algorithm(0, x.dtype, 2) == "ring":
+        raise ValueError(f"algorithm={algo!r} does not support dtype {x.dtype}")
     runner = None
     if n > 1 and x.size:
-        runner = (_ring_runner if algo == "ring" else _native_runner)(op, comm)
+        if algo == "ring":
+            runner = _ring_runner(op, comm)
+        else:
+            runner = _native_runner(op, comm, segment)
     return runner, algo, sig
 
 
@@ -104,11 +143,12 @@ def allreduce(
     comm: Any = None,
     out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Allreduce a numpy buffer with the ring or MPI's own collective.
+    """Allreduce a numpy buffer: MPI's collective, whole or in segments, or the ring.
 
     yᵢ = ⊕ᵣ bufᵣ,ᵢ with ⊕ ∈ {sum, mean, max, min}. "auto" picks MPI's in-place
-    `Allreduce` below `ring_min_bytes(size)` bytes (latency bound) and the ring above
-    (bandwidth bound); float16/bfloat16 always use the ring. The first call with a
+    `Allreduce` in one call below 2 MiB (latency bound) and over consecutive
+    `segment_bytes(size)`-byte segments from 2 MiB (bandwidth bound, 1.1-2x the single
+    call there); float16/bfloat16 always use the ring. The first call with a
     given shape, dtype, op and algorithm checks that every rank agrees (a mismatch
     raises `MismatchError` on every rank instead of hanging); later ones only look
     the call up (1.5-2 us over MPI's own call, measured under `mpirun -n 2`).
@@ -117,7 +157,7 @@ def allreduce(
       buf: [...] numpy (or jax) array of a numeric dtype, the same shape and dtype on
         every rank. It is not modified (unless `out` is `buf`).
       op: "sum", "mean" (floats only), "max" or "min".
-      algorithm: "auto", "ring" or "native".
+      algorithm: "auto", "ring", "native" (one MPI call) or "segmented".
       comm: an mpi4py communicator; None for the world.
       out: optional C-contiguous numpy array of buf's shape and dtype to write into;
         pass `buf` itself for an in-place reduction.

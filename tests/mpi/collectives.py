@@ -8,6 +8,7 @@ Argument ``quick`` runs a reduced set (used for the TCP transport test).
 
 import hashlib
 import io
+import os
 import sys
 import time
 import traceback
@@ -112,10 +113,26 @@ def ring_all_sizes():
 
 
 def allreduce_algorithms():
-    for algo in ("auto", "native", "ring"):
+    for algo in ("auto", "native", "ring", "segmented"):
         fn = lambda x, op, a=algo: rld.allreduce(x, op=op, algorithm=a)  # noqa: E731
         sweep(fn, [0, 1, N + 1, 997, 65537], [np.float32, np.int64], OPS, algo)
         sweep(fn, [1 << 20], [np.float32], ["sum"], algo)
+
+
+def segmented_with_many_segments():
+    # 256-byte segments: 1025 float32 = 16 segments of 64 plus one of 1; 4099 int64 =
+    # 128 of 32 plus one of 3. Sizes no earlier check used, so the runner is new.
+    os.environ["RLBLOCKS_SEGMENT_BYTES"] = "256"
+    try:
+        fn = lambda x, op: rld.allreduce(x, op=op, algorithm="segmented")  # noqa: E731
+        sweep(fn, [1025, 4099], [np.float32, np.int64], OPS, "segmented 256 B")
+        x = data(3 * 5 * 17, np.float64).reshape(3, 5, 17)
+        ref = reference(x, "mean")
+        y = rld.allreduce(x, op="mean", algorithm="segmented", out=x)
+        if y is not x or not np.allclose(y, ref, rtol=1e-12, atol=1e-12):
+            raise AssertionError("segmented in-place mean of [3, 5, 17] differs")
+    finally:
+        del os.environ["RLBLOCKS_SEGMENT_BYTES"]
 
 
 def int_overflow_wraps_like_mpi():
@@ -157,6 +174,8 @@ def watchdog_paths_are_correct():
         )
         fn = lambda x, op: rld.allreduce(x, op=op, algorithm="native")  # noqa: E731
         sweep(fn, [N + 1, 997], [np.int32], ["sum", "max"], "wd-native")
+        fn = lambda x, op: rld.allreduce(x, op=op, algorithm="segmented")  # noqa: E731
+        sweep(fn, [N + 1, 997], [np.int32], ["sum", "max"], "wd-segmented")
         tree = {"a": data(5, np.float32), "b": data(3, np.int64)}
         got = rld.broadcast_tree(tree, root=N - 1)
         want = COMM.bcast(tree, root=N - 1)
@@ -301,6 +320,17 @@ def op_mismatch_raises_everywhere():
     expect_mismatch(lambda: rld.allreduce(np.ones(17), op=op), "op=max", "op=sum")
 
 
+def segment_size_mismatch_raises_everywhere():
+    # a rank launched with another RLBLOCKS_SEGMENT_BYTES would make other calls:
+    # 13 float64 in segments of 8 bytes (1 element) or 16 bytes (2 elements)
+    os.environ["RLBLOCKS_SEGMENT_BYTES"] = "16" if R == 0 else "8"
+    try:
+        fn = lambda: rld.allreduce(np.ones(13), algorithm="segmented")  # noqa: E731
+        expect_mismatch(fn, "segment=2", "segment=1")
+    finally:
+        del os.environ["RLBLOCKS_SEGMENT_BYTES"]
+
+
 def check_every_call_catches_repeats():
     previous = rld.set_check_every_call(True)
     try:
@@ -385,6 +415,7 @@ QUICK = [transport_smoke, tree_mixed_dtypes_sum, broadcast_from_each_root]
 ALL = [
     ring_all_sizes,
     allreduce_algorithms,
+    segmented_with_many_segments,
     int_overflow_wraps_like_mpi,
     multidim_and_inplace,
     half_precision_uses_ring,
@@ -398,6 +429,7 @@ ALL = [
     inconsistent_tree_names_ranks,
     shape_mismatch_raises_everywhere,
     op_mismatch_raises_everywhere,
+    segment_size_mismatch_raises_everywhere,
     check_every_call_catches_repeats,
     average_gradients_host_and_jit,
     seeds_and_printing,

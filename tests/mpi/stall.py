@@ -1,6 +1,6 @@
 """MPI worker: rank 1 never joins the collective; the stall watchdog must abort.
 
-Argument: "ring" or "native" (the algorithm rank 0 waits in).
+Argument: "ring", "native" or "segmented" (the algorithm rank 0 waits in).
 """
 
 import sys
