@@ -260,22 +260,22 @@ def test_float32_tree_does_not_drift():
     assert tree[1] > 0
 
 
-@pytest.mark.parametrize("k", [1, 7, 256, 257, 1000])
-def test_last_occurrence_matches_a_python_loop(k):
-    # Both branches (all-pairs up to 256 entries, sort above) against a plain loop.
-    from rlblocks.replay.prioritized import last_occurrence
-
-    idx = np.random.default_rng(k).integers(0, max(k // 3, 1), k).astype(np.int32)
-    want = [i not in idx[j + 1 :] for j, i in enumerate(idx)]
-    np.testing.assert_array_equal(np.asarray(last_occurrence(jnp.asarray(idx))), want)
-
-
-def test_pairs_match_element_reads():
-    # sum_tree._pairs reads (tree[l], tree[l + 1]) for every l, here 0..6.
-    tree = jnp.arange(8.0) * 10
-    mass, other = sum_tree._pairs(tree, jnp.arange(7))
-    np.testing.assert_array_equal(np.asarray(mass), np.arange(7) * 10.0)
-    np.testing.assert_array_equal(np.asarray(other), np.arange(1, 8) * 10.0)
+def test_set_leaves_applies_entries_in_order():
+    # 4 leaves (nodes 4..7). Slot 1 is set to 5, then 7: the last kept value wins;
+    # slot 3 and the out-of-range slot 9 are not kept. Leaves [0, 7, 2, 0]:
+    # sums node 2 = 0 + 7, node 3 = 2 + 0, root = 9; mins (empty = inf) node 2 = 7,
+    # node 3 = 2, root = 2.
+    tree, mins = sum_tree.init(4)
+    tree, mins = sum_tree.set_leaves(
+        tree,
+        mins,
+        jnp.array([1, 2, 1, 3, 9]),
+        jnp.array([5.0, 2.0, 7.0, 4.0, 100.0]),
+        jnp.array([True, True, True, False, False]),
+    )
+    inf = np.inf
+    np.testing.assert_array_equal(np.asarray(tree)[1:], [9, 7, 2, 0, 7, 2, 0])
+    np.testing.assert_array_equal(np.asarray(mins)[1:], [2, 7, 2, inf, 7, 2, inf])
 
 
 def test_find_never_returns_empty_leaves():

@@ -50,22 +50,6 @@ def check_priority_args(indices, priorities, size) -> None:
         raise ValueError(f"indices must lie in [0, size={n}), got {idx}")
 
 
-def last_occurrence(indices) -> Array:
-    """[K] bool: true at the last occurrence of each index value.
-
-    Up to 256 entries (a sampled batch) compares all pairs, ~25% faster on XLA:CPU
-    than the stable sort used for larger K.
-    """
-    if indices.shape[0] <= 256:
-        k = jnp.arange(indices.shape[0])
-        later = (indices[None, :] == indices[:, None]) & (k[None, :] > k[:, None])
-        return ~jnp.any(later, axis=1)
-    order = jnp.argsort(indices, stable=True)
-    ordered = indices[order]
-    last = jnp.append(ordered[1:] != ordered[:-1], True)
-    return jnp.zeros(indices.shape, bool).at[order].set(last)
-
-
 def importance_weights(leaf, min_leaf, beta) -> Array:
     """w_i = (N P(i))^-beta / max_j (N P(j))^-beta = (p_min / p_i)^beta."""
     return (min_leaf / leaf) ** beta
@@ -158,9 +142,8 @@ def prioritized_buffer(
         indices = jnp.asarray(indices, jnp.int32)
         p = jnp.asarray(priorities, jnp.float32) + epsilon
         valid = (indices >= 0) & (indices < state.size) & jnp.isfinite(p) & (p >= 0)
-        keep = valid & last_occurrence(jnp.where(valid, indices, -1))
         trees = sum_tree.set_leaves(
-            state.sum_tree, state.min_tree, indices, p**alpha, keep
+            state.sum_tree, state.min_tree, indices, p**alpha, valid
         )
         top = jnp.max(jnp.where(valid, p, 0.0), initial=0.0)
         return state._replace(

@@ -4,8 +4,8 @@ Layout: L = next power of two >= capacity leaves; node k has children 2k and 2k+
 the root is node 1 (node 0 is unused); leaf i is node L + i. Empty leaves hold 0 in
 the sum tree and +inf in the min tree.
 
-Every update rewrites the changed leaves and then recomputes each ancestor as the sum
-(min) of its two children, level by level. No increment is ever applied, so the trees
+Every update rewrites a changed leaf and then recomputes each of its ancestors as the
+sum (min) of its two children. No increment is ever applied, so the trees
 cannot drift: after any sequence of updates each node equals exactly what a full
 rebuild from the leaves would give, and a node is zero only if all its leaves are.
 """
@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from rlblocks._src.types import Array
+from rlblocks.replay import _random
 
 
 def num_leaves(capacity: int) -> int:
@@ -36,7 +37,7 @@ def init(capacity: int, dtype=jnp.float32, xp=jnp):
 
 
 def _pairs(tree, left) -> tuple[Array, Array]:
-    """(tree[left], tree[left + 1]) read as one gather of [K, 2] slices.
+    """(tree[left], tree[left + 1]) for [K] `left`, read as one gather of [K, 2] slices.
 
     XLA:CPU launches a kernel per gather and copies a slice about as fast as one
     element, so this is ~25% faster per tree level than two element gathers.
@@ -45,15 +46,27 @@ def _pairs(tree, left) -> tuple[Array, Array]:
     return pair[:, 0], pair[:, 1]
 
 
+def _pair(tree, left) -> tuple[Array, Array]:
+    """(tree[left], tree[left + 1]) for a scalar `left`, read as one slice."""
+    pair = jax.lax.dynamic_slice(tree, (left,), (2,))
+    return pair[0], pair[1]
+
+
 def set_leaves(sum_tree, min_tree, slots, values, keep):
     """Set leaves `slots[k]` to `values[k]` where `keep[k]`, then fix ancestors.
 
-    Slots must be unique among kept entries. Zero values enter the min tree as +inf.
+    Entries apply in order, so a slot given twice keeps its last kept value. Zero
+    values enter the min tree as +inf.
+
+    One entry at a time: the leaf, then its depth ancestors, each recomputed from its
+    two children. XLA:CPU runs this scalar loop 2-3x faster than the same update done
+    level by level for the whole batch with gathers and scatters (256 entries into
+    131072 leaves, measured), and it needs no de-duplication of repeated slots.
 
     Args:
       sum_tree: [2L] sum tree.
       min_tree: [2L] min tree.
-      slots: [K] int leaf indices.
+      slots: [K] int leaf indices (entries not kept may be out of range).
       values: [K] non-negative leaf values.
       keep: [K] bool, entries to apply.
 
@@ -62,31 +75,47 @@ def set_leaves(sum_tree, min_tree, slots, values, keep):
     """
     size = sum_tree.shape[0]
     leaves = size // 2
+    levels = depth(sum_tree)
     values = values.astype(sum_tree.dtype)
-    nodes = jnp.where(keep, slots + leaves, size)
-    sum_tree = sum_tree.at[nodes].set(values, mode="drop")
-    min_tree = min_tree.at[nodes].set(
-        jnp.where(values > 0, values, jnp.inf), mode="drop"
-    )
 
-    def level(_, carry):
-        sums, mins, nodes = carry
-        nodes = jnp.where(keep, nodes // 2, size)
-        left = jnp.minimum(2 * nodes, size - 2)
-        sums = sums.at[nodes].set(jnp.add(*_pairs(sums, left)), mode="drop")
-        mins = mins.at[nodes].set(jnp.minimum(*_pairs(mins, left)), mode="drop")
-        return sums, mins, nodes
+    def apply(trees, slot, value):
+        sums, mins = trees
+        node = jnp.clip(slot, 0, leaves - 1).astype(jnp.int32) + leaves
+        low = jnp.where(value > 0, value, jnp.inf)
+        sums = jax.lax.dynamic_update_slice(sums, value[None], (node,))
+        mins = jax.lax.dynamic_update_slice(mins, low[None], (node,))
 
-    carry = (sum_tree, min_tree, nodes)
-    sum_tree, min_tree, _ = jax.lax.fori_loop(0, depth(sum_tree), level, carry)
+        def level(_, carry):
+            sums, mins, node = carry
+            node = node // 2
+            total = jnp.add(*_pair(sums, 2 * node))
+            low = jnp.minimum(*_pair(mins, 2 * node))
+            sums = jax.lax.dynamic_update_slice(sums, total[None], (node,))
+            mins = jax.lax.dynamic_update_slice(mins, low[None], (node,))
+            return sums, mins, node
+
+        sums, mins, _ = jax.lax.fori_loop(0, levels, level, (sums, mins, node))
+        return sums, mins
+
+    def one(trees, entry):
+        # `cond`, not a select on the old leaf: reading the tree before the in-place
+        # write makes XLA copy both trees per entry (~70 us each at 2^17 leaves)
+        slot, value, kept = entry
+        skip = lambda trees, *_: trees  # noqa: E731
+        return jax.lax.cond(kept, apply, skip, trees, slot, value), None
+
+    entries = (jnp.asarray(slots), values, jnp.asarray(keep, bool))
+    (sum_tree, min_tree), _ = jax.lax.scan(one, (sum_tree, min_tree), entries)
     return sum_tree, min_tree
 
 
 def find(sum_tree, targets) -> Array:
     """Leaf i with prefix(i) <= target < prefix(i) + leaf(i), never an empty leaf.
 
-    Descends from the root; a zero-sum child is never entered while its sibling is
-    positive, so when the root is positive the result always has a positive value.
+    Descends from the root, all targets together, one level per step; a zero-sum
+    child is never entered while its sibling is positive, so when the root is
+    positive the result always has a positive value. (A scalar loop per target, as
+    in `set_leaves`, ran 1.3x slower here inside a sample step.)
 
     Args:
       sum_tree: [2L] sum tree.
@@ -111,7 +140,7 @@ def find(sum_tree, targets) -> Array:
 
 def stratified_targets(key, total, batch_size: int) -> Array:
     """u_k = (k + U_k) total / B, one uniform draw per stratum k = 0..B-1."""
-    u = jax.random.uniform(key, (batch_size,), total.dtype)
+    u = _random.uniform(key, batch_size, total.dtype)  # = jax.random.uniform, fused
     return (jnp.arange(batch_size, dtype=total.dtype) + u) * (total / batch_size)
 
 
