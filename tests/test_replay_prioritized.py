@@ -264,7 +264,7 @@ def test_set_leaves_applies_entries_in_order():
     # 4 leaves (nodes 4..7). Slot 1 is set to 5, then 7: the last kept value wins;
     # slot 3 and the out-of-range slot 9 are not kept. Leaves [0, 7, 2, 0]:
     # sums node 2 = 0 + 7, node 3 = 2 + 0, root = 9; mins (empty = inf) node 2 = 7,
-    # node 3 = 2, root = 2.
+    # node 3 = 2, root = 2. Node 0 (unused) keeps its initial 0 / inf.
     tree, mins = sum_tree.init(4)
     tree, mins = sum_tree.set_leaves(
         tree,
@@ -274,8 +274,64 @@ def test_set_leaves_applies_entries_in_order():
         jnp.array([True, True, True, False, False]),
     )
     inf = np.inf
-    np.testing.assert_array_equal(np.asarray(tree)[1:], [9, 7, 2, 0, 7, 2, 0])
-    np.testing.assert_array_equal(np.asarray(mins)[1:], [2, 7, 2, inf, 7, 2, inf])
+    np.testing.assert_array_equal(np.asarray(tree), [0, 9, 7, 2, 0, 7, 2, 0])
+    np.testing.assert_array_equal(np.asarray(mins), [inf, 2, 7, 2, inf, 7, 2, inf])
+
+
+@pytest.mark.parametrize("batched_entries", [True, False])
+def test_set_leaves_under_vmap_equals_one_tree_at_a_time(batched_entries):
+    # vmap runs the level-by-level update (custom batching rule), unbatched calls the
+    # scalar loop: the same trees bit for bit, with repeated slots (last kept value
+    # wins) and entries not kept (out-of-range slots among them).
+    rng = np.random.default_rng(3)
+    k, seeds = 40, 3
+    slots = rng.integers(0, 12, (seeds, k)).astype(np.int32)
+    slots[:, ::9] = 99  # out of range: never kept
+    values = (rng.random((seeds, k)) * 5).astype(np.float32)
+    values[:, 1::5] = 0.0  # zero leaves enter the min tree as inf
+    keep = (rng.random((seeds, k)) < 0.8) & (slots < 12)
+    # start: leaves 0, 1, ..., 15 (L = 16), inner nodes rebuilt from them
+    sums, mins = np.zeros(32, np.float32), np.full(32, np.inf, np.float32)
+    sums[16:] = np.arange(16.0)
+    mins[17:] = np.arange(1.0, 16.0)
+    for node in range(15, 0, -1):
+        sums[node] = sums[2 * node] + sums[2 * node + 1]
+        mins[node] = min(mins[2 * node], mins[2 * node + 1])
+    start = [jnp.asarray(np.stack([x] * seeds)) for x in (sums, mins)]
+    if not batched_entries:
+        slots, values, keep = slots[:1].repeat(seeds, 0), values[:1], keep[:1]
+        values, keep = values.repeat(seeds, 0), keep.repeat(seeds, 0)
+    got = jax.vmap(
+        sum_tree.set_leaves, in_axes=(0, 0) + (0 if batched_entries else None,) * 3
+    )(
+        *start,
+        *((slots, values, keep) if batched_entries else (slots[0], values[0], keep[0])),
+    )
+    for s_ in range(seeds):
+        want = sum_tree.set_leaves(
+            start[0][s_], start[1][s_], slots[s_], values[s_], keep[s_]
+        )
+        np.testing.assert_array_equal(
+            np.asarray(got[0][s_])[1:], np.asarray(want[0])[1:]
+        )
+        np.testing.assert_array_equal(
+            np.asarray(got[1][s_])[1:], np.asarray(want[1])[1:]
+        )
+        leaves = np.asarray(want[0])[16:]  # independent check: last kept value wins
+        expect = np.arange(16.0)
+        for j in range(k):
+            if keep[s_, j]:
+                expect[slots[s_, j]] = values[s_, j]
+        np.testing.assert_array_equal(leaves, expect.astype(np.float32))
+
+
+@pytest.mark.parametrize("k", [1, 7, 256, 257, 1000])
+def test_last_occurrence_matches_a_python_loop(k):
+    # Both branches (all-pairs up to 256 entries, sort above) against a plain loop.
+    idx = np.random.default_rng(k).integers(0, max(k // 3, 1), k).astype(np.int32)
+    want = [i not in idx[j + 1 :] for j, i in enumerate(idx)]
+    got = sum_tree.last_occurrence(jnp.asarray(idx))
+    np.testing.assert_array_equal(np.asarray(got), want)
 
 
 def test_find_never_returns_empty_leaves():

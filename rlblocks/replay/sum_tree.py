@@ -61,7 +61,9 @@ def set_leaves(sum_tree, min_tree, slots, values, keep):
     One entry at a time: the leaf, then its depth ancestors, each recomputed from its
     two children. XLA:CPU runs this scalar loop 2-3x faster than the same update done
     level by level for the whole batch with gathers and scatters (256 entries into
-    131072 leaves, measured), and it needs no de-duplication of repeated slots.
+    131072 leaves, measured). Under `jax.vmap` the scalar loop's slices become
+    gathers and scatters that XLA copies the trees for (~90x slower), so there the
+    level-by-level update runs instead (a custom batching rule).
 
     Args:
       sum_tree: [2L] sum tree.
@@ -73,17 +75,29 @@ def set_leaves(sum_tree, min_tree, slots, values, keep):
     Returns:
       The updated (sum_tree, min_tree).
     """
-    size = sum_tree.shape[0]
-    leaves = size // 2
-    levels = depth(sum_tree)
-    values = values.astype(sum_tree.dtype)
+    values = jnp.asarray(values).astype(sum_tree.dtype)
+    slots, keep = jnp.asarray(slots, jnp.int32), jnp.asarray(keep, bool)
+    return _set_leaves(sum_tree, min_tree, slots, values, keep)
 
-    def apply(trees, slot, value):
+
+@jax.custom_batching.custom_vmap
+def _set_leaves(sum_tree, min_tree, slots, values, keep):
+    leaves = sum_tree.shape[0] // 2
+    levels = depth(sum_tree)
+
+    def one(trees, entry):
         sums, mins = trees
-        node = jnp.clip(slot, 0, leaves - 1).astype(jnp.int32) + leaves
-        low = jnp.where(value > 0, value, jnp.inf)
-        sums = jax.lax.dynamic_update_slice(sums, value[None], (node,))
-        mins = jax.lax.dynamic_update_slice(mins, low[None], (node,))
+        slot, value, kept = entry
+        node = jnp.clip(slot, 0, leaves - 1) + leaves
+        # An entry not kept writes into the unused node 0 (which so keeps its initial
+        # 0 / +inf) and recomputes the real leaf's ancestors, which leaves them bit
+        # for bit as they are. A select on the old leaf (a read before the in-place
+        # write) or a `lax.cond` would make XLA copy both trees for every entry.
+        target = jnp.where(kept, node, 0)
+        value = jnp.where(kept, value, 0)
+        low = jnp.where(kept & (value > 0), value, jnp.inf)
+        sums = jax.lax.dynamic_update_slice(sums, value[None], (target,))
+        mins = jax.lax.dynamic_update_slice(mins, low[None], (target,))
 
         def level(_, carry):
             sums, mins, node = carry
@@ -95,18 +109,59 @@ def set_leaves(sum_tree, min_tree, slots, values, keep):
             return sums, mins, node
 
         sums, mins, _ = jax.lax.fori_loop(0, levels, level, (sums, mins, node))
-        return sums, mins
+        return (sums, mins), None
 
-    def one(trees, entry):
-        # `cond`, not a select on the old leaf: reading the tree before the in-place
-        # write makes XLA copy both trees per entry (~70 us each at 2^17 leaves)
-        slot, value, kept = entry
-        skip = lambda trees, *_: trees  # noqa: E731
-        return jax.lax.cond(kept, apply, skip, trees, slot, value), None
-
-    entries = (jnp.asarray(slots), values, jnp.asarray(keep, bool))
+    entries = (slots, values, keep)
     (sum_tree, min_tree), _ = jax.lax.scan(one, (sum_tree, min_tree), entries)
     return sum_tree, min_tree
+
+
+@_set_leaves.def_vmap
+def _set_leaves_batched(axis_size, in_batched, *args):
+    args = [
+        x if batched else jnp.broadcast_to(x, (axis_size, *x.shape))
+        for x, batched in zip(args, in_batched, strict=True)
+    ]
+    return jax.vmap(_set_leaves_by_level)(*args), (True, True)
+
+
+def _set_leaves_by_level(sum_tree, min_tree, slots, values, keep):
+    """`set_leaves` for all entries at once, one tree level per step."""
+    size = sum_tree.shape[0]
+    keep = keep & last_occurrence(jnp.where(keep, slots, -1))  # later entries win
+    nodes = jnp.where(keep, slots + size // 2, size)
+    sum_tree = sum_tree.at[nodes].set(values, mode="drop")
+    min_tree = min_tree.at[nodes].set(
+        jnp.where(values > 0, values, jnp.inf), mode="drop"
+    )
+
+    def level(_, carry):
+        sums, mins, nodes = carry
+        nodes = jnp.where(keep, nodes // 2, size)
+        left = jnp.minimum(2 * nodes, size - 2)
+        sums = sums.at[nodes].set(jnp.add(*_pairs(sums, left)), mode="drop")
+        mins = mins.at[nodes].set(jnp.minimum(*_pairs(mins, left)), mode="drop")
+        return sums, mins, nodes
+
+    carry = (sum_tree, min_tree, nodes)
+    sum_tree, min_tree, _ = jax.lax.fori_loop(0, depth(sum_tree), level, carry)
+    return sum_tree, min_tree
+
+
+def last_occurrence(indices) -> Array:
+    """[K] bool: true at the last occurrence of each index value.
+
+    Up to 256 entries (a sampled batch) compares all pairs, ~25% faster on XLA:CPU
+    than the stable sort used for larger K.
+    """
+    if indices.shape[0] <= 256:
+        k = jnp.arange(indices.shape[0])
+        later = (indices[None, :] == indices[:, None]) & (k[None, :] > k[:, None])
+        return ~jnp.any(later, axis=1)
+    order = jnp.argsort(indices, stable=True)
+    ordered = indices[order]
+    last = jnp.append(ordered[1:] != ordered[:-1], True)
+    return jnp.zeros(indices.shape, bool).at[order].set(last)
 
 
 def find(sum_tree, targets) -> Array:
