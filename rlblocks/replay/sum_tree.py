@@ -62,8 +62,9 @@ def set_leaves(sum_tree, min_tree, slots, values, keep):
     two children. XLA:CPU runs this scalar loop 2-3x faster than the same update done
     level by level for the whole batch with gathers and scatters (256 entries into
     131072 leaves, measured). Under `jax.vmap` the scalar loop's slices become
-    gathers and scatters that XLA copies the trees for (~90x slower), so there the
-    level-by-level update runs instead (a custom batching rule).
+    gathers and scatters that XLA copies the trees for (29.6 ms against 0.45 ms for a
+    sample + update of 2 vmapped seeds), so there the level-by-level update runs
+    instead (a custom batching rule).
 
     Args:
       sum_tree: [2L] sum tree.
