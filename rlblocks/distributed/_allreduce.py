@@ -42,10 +42,11 @@ _MPI_OPS = (
 def ring_min_bytes(n_ranks: int) -> int | None:
     """Return the message size in bytes from which "auto" picks the ring, or None.
 
-    None (the default) means "auto" uses the ring only for float16/bfloat16: the
-    segmented MPI allreduce was faster than the ring at every size measured (up to
-    64 MiB, 2 and 4 ranks). Set RLBLOCKS_RING_MIN_BYTES to route large messages to
-    the ring.
+    None (the default, for every rank count) means "auto" uses the ring only for
+    float16/bfloat16. At 2 ranks the segmented MPI allreduce beat the ring at every
+    size measured; at 4 oversubscribed ranks either one won from 2 MiB, depending on
+    the run (benchmarks/README.md). Set RLBLOCKS_RING_MIN_BYTES to route large
+    messages to the ring.
     """
     env = os.environ.get("RLBLOCKS_RING_MIN_BYTES")
     return int(env) if env else None
@@ -59,9 +60,16 @@ def segment_bytes(n_ranks: int) -> int:
     return SEGMENT_BYTES.get(n_ranks, _DEFAULT_SEGMENT_BYTES)
 
 
+def _mpi_has_type(dtype: np.dtype) -> bool:
+    """Whether MPI's own collective can reduce `dtype` (no float16/bfloat16)."""
+    return dtype.kind in _NATIVE_KINDS and not (
+        dtype.itemsize == 2 and dtype.kind == "f"
+    )
+
+
 def choose_algorithm(nbytes: int, dtype: np.dtype, n_ranks: int) -> str:
     """Return "ring", "segmented" or "native" for `nbytes` bytes over `n_ranks`."""
-    if dtype.kind not in _NATIVE_KINDS or (dtype.itemsize == 2 and dtype.kind == "f"):
+    if not _mpi_has_type(dtype):
         return "ring"  # float16/bfloat16: no portable MPI datatype
     ring_from = ring_min_bytes(n_ranks)
     if ring_from is not None and nbytes >= ring_from:
@@ -124,7 +132,7 @@ def _resolve(x: np.ndarray, op: str, algorithm: str, comm):
     if n > 1:  # agree first, so that bad input raises on every rank
         _world.agree(comm, sig)
     _ring.check_op(op, x.dtype)
-    if algo in ("native", "segmented") and choose_algorithm(0, x.dtype, 2) == "ring":
+    if algo in ("native", "segmented") and not _mpi_has_type(x.dtype):
         raise ValueError(f"algorithm={algo!r} does not support dtype {x.dtype}")
     runner = None
     if n > 1 and x.size:
@@ -147,8 +155,9 @@ def allreduce(
 
     yᵢ = ⊕ᵣ bufᵣ,ᵢ with ⊕ ∈ {sum, mean, max, min}. "auto" picks MPI's in-place
     `Allreduce` in one call below 2 MiB (latency bound) and over consecutive
-    `segment_bytes(size)`-byte segments from 2 MiB (bandwidth bound, 1.1-2x the single
-    call there); float16/bfloat16 always use the ring. The first call with a
+    `segment_bytes(size)`-byte segments from 2 MiB (bandwidth bound; 0.93-3.5x the
+    single call there at 2 ranks, depending on size and run); float16/bfloat16 always
+    use the ring. The first call with a
     given shape, dtype, op and algorithm checks that every rank agrees (a mismatch
     raises `MismatchError` on every rank instead of hanging); later ones only look
     the call up (1.5-2 us over MPI's own call, measured under `mpirun -n 2`).
