@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-benchmark
 PYTEST_ARGS ?=
 # pytest-xdist workers for `make test` (CI has 2 cores).
 TEST_WORKERS ?= 2
@@ -35,8 +36,13 @@ demo: $(STAMP)
 	$(BIN)/mpirun --allow-run-as-root --oversubscribe -n 2 \
 		$(BIN)/rlblocks train dqn --env CartPole-v1 --run-dir $(DEMO_DIR)
 
-# `make bench` runs the whole suite; `make bench QUICK=1` finishes in minutes.
-bench: $(STAMP)
+# `make bench` runs the whole suite against the peers of the `benchmark` extra (rlax,
+# flashbax); `make bench QUICK=1` finishes in minutes.
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[dev,mpi,docs,benchmark]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks $(if $(QUICK),--quick,)
 
 docs: $(STAMP)
