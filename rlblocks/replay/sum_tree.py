@@ -168,10 +168,14 @@ def last_occurrence(indices) -> Array:
 def find(sum_tree, targets) -> Array:
     """Leaf i with prefix(i) <= target < prefix(i) + leaf(i), never an empty leaf.
 
-    Descends from the root, all targets together, one level per step; a zero-sum
-    child is never entered while its sibling is positive, so when the root is
-    positive the result always has a positive value. (A scalar loop per target, as
-    in `set_leaves`, ran 1.3x slower here inside a sample step.)
+    Descends from the root, all targets together; a zero-sum child is never entered
+    while its sibling is positive, so when the root is positive the result always
+    has a positive value. Each step reads a node's four grandchildren in one gather
+    and descends two levels: a child's sum is recomputed as the sum of its two
+    children, which is the stored value bit for bit (every node is stored as exactly
+    that sum), so the result equals a one-level-at-a-time descent, with half the
+    gathers (~10% of a prioritized sample 256 + update, measured). A scalar loop per
+    target, as in `set_leaves`, ran 1.3x slower here.
 
     Args:
       sum_tree: [2L] sum tree.
@@ -180,18 +184,31 @@ def find(sum_tree, targets) -> Array:
     Returns:
       [B] int32 leaf indices.
     """
-    leaves = sum_tree.shape[0] // 2
+    levels = depth(sum_tree)
 
-    def level(_, carry):
+    def two_levels(_, carry):
         node, targets = carry
-        left = 2 * node
-        mass, other = _pairs(sum_tree, left)
-        right = (mass <= 0) | ((targets >= mass) & (other > 0))
-        return left + right.astype(jnp.int32), jnp.where(right, targets - mass, targets)
+        quad = jax.vmap(lambda i: jax.lax.dynamic_slice(sum_tree, (i,), (4,)))(4 * node)
+        g0, g1, g2, g3 = (quad[:, j] for j in range(4))
+        node, targets, right = _descend(node, targets, g0 + g1, g2 + g3)
+        mass, other = jnp.where(right, g2, g0), jnp.where(right, g3, g1)
+        return _descend(node, targets, mass, other)[:2]
 
     start = (jnp.ones(targets.shape, jnp.int32), targets)
-    node, _ = jax.lax.fori_loop(0, depth(sum_tree), level, start)
-    return node - leaves
+    node, targets = start
+    if levels >= 2:  # (tracing the body needs a tree of at least 8 nodes)
+        node, targets = jax.lax.fori_loop(0, levels // 2, two_levels, start)
+    if levels % 2:
+        node = _descend(node, targets, *_pairs(sum_tree, 2 * node))[0]
+    return node - sum_tree.shape[0] // 2
+
+
+def _descend(node, targets, mass, other):
+    """One level down: (child, remaining targets, went right), given the children's
+    sums."""
+    right = (mass <= 0) | ((targets >= mass) & (other > 0))
+    child = 2 * node + right.astype(jnp.int32)
+    return child, jnp.where(right, targets - mass, targets), right
 
 
 def stratified_targets(key, total, batch_size: int) -> Array:
