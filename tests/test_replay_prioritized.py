@@ -344,6 +344,41 @@ def test_find_never_returns_empty_leaves():
     np.testing.assert_array_equal(np.asarray(got), [1, 1, 1, 1])
 
 
+def _descend_one_level_at_a_time(tree, target):
+    """Slow reference: the root-to-leaf walk of `find`'s docstring, in float32."""
+    node, t = 1, np.float32(target)
+    while node < tree.size // 2:
+        mass, other = tree[2 * node], tree[2 * node + 1]
+        right = mass <= 0 or (t >= mass and other > 0)
+        t = np.float32(t - mass) if right else t
+        node = 2 * node + int(right)
+    return node - tree.size // 2
+
+
+@pytest.mark.parametrize("capacity", [1, 2, 3, 5, 8, 100, 1000])
+def test_find_matches_a_one_level_walk(capacity):
+    # find descends two levels per step (depth 0, 1, 2, 3, 3, 7, 10 here: odd and
+    # even); a third of the leaves are zero, targets include 0 and just below the total.
+    rng = np.random.default_rng(capacity)
+    leaves = (rng.random(capacity) ** 3).astype(np.float32)
+    leaves[rng.random(capacity) < 0.33] = 0.0
+    leaves[rng.integers(capacity)] = 0.5
+    tree, mins = sum_tree.init(capacity)
+    tree, _ = sum_tree.set_leaves(
+        tree, mins, jnp.arange(capacity), jnp.asarray(leaves), jnp.ones(capacity, bool)
+    )
+    tree = np.asarray(tree)
+    total = tree[1]
+    targets = np.concatenate(
+        [rng.random(200) * total, [0.0, np.nextafter(total, np.float32(0))]]
+    ).astype(np.float32)
+    got = np.asarray(jax.jit(sum_tree.find)(jnp.asarray(tree), jnp.asarray(targets)))
+    want = [_descend_one_level_at_a_time(tree, t) for t in targets]
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(sum_tree.np_find(tree, targets), want)
+    assert np.all(leaves[got] > 0)
+
+
 # --- errors --------------------------------------------------------------------
 
 
