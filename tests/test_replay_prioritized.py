@@ -379,6 +379,24 @@ def test_find_matches_a_one_level_walk(capacity):
     assert np.all(leaves[got] > 0)
 
 
+def test_vmapped_find_equals_unbatched_calls():
+    # Three trees of 1000 leaves (a third zero), 64 targets each.
+    rng = np.random.default_rng(3)
+    trees, targets = [], []
+    for _ in range(3):
+        leaves = rng.random(1000).astype(np.float32)
+        leaves[rng.random(1000) < 0.33] = 0.0
+        tree, mins = sum_tree.init(1000)
+        tree, _ = sum_tree.set_leaves(
+            tree, mins, jnp.arange(1000), jnp.asarray(leaves), jnp.ones(1000, bool)
+        )
+        trees.append(tree)
+        targets.append(jnp.asarray(rng.random(64) * float(tree[1]), jnp.float32))
+    got = jax.jit(jax.vmap(sum_tree.find))(jnp.stack(trees), jnp.stack(targets))
+    want = [sum_tree.find(t, g) for t, g in zip(trees, targets, strict=True)]
+    np.testing.assert_array_equal(np.asarray(got), np.stack(want))
+
+
 # --- errors --------------------------------------------------------------------
 
 
