@@ -11,13 +11,29 @@ steps/s for one seed, 271k/s for 16 vmapped seeds, 4 envs x 128 steps), which is
 not installed, so it is quoted, not re-measured. The first configuration also
 prints its per-iteration returns as a learning curve.
 
+The jitted calls run with single-threaded XLA kernels (`rlblocks train`'s
+setting; these small networks are per-call, not per-FLOP, bound). The
+data-parallel row trains the `ppo_setup.CARTPOLE_WIDE` configuration under
+`mpirun -n 2 --bind-to core` (256 envs per rank: the same global batch), counting
+the env steps of both ranks. Then this process pins itself to one core
+(`RLBLOCKS_PIN=0` leaves it unpinned) and times the single-process rows.
+
     PYTHONPATH=. python benchmarks/bench_agents_jit.py [--quick] [--repeats=3]
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 import time
+
+# before jax is imported; the same flags as `rlblocks train` (cli.SINGLE_THREAD_XLA)
+os.environ.setdefault(
+    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+)
 
 import jax
 import numpy as np
@@ -25,6 +41,7 @@ import numpy as np
 from benchmarks import common
 from rlblocks import envs
 from rlblocks.agents import ppo
+from rlblocks.train import loop, ppo_setup
 
 PUREJAXRL = {1: 215_000, 16: 271_000}  # quoted steps/s, see the docstring
 
@@ -43,9 +60,12 @@ def configurations(quick: bool) -> list[tuple[str, int, ppo.PPOConfig]]:
     fast = dataclasses.replace(
         wide, num_envs=1024, num_steps=16, update_epochs=1, num_minibatches=1
     )
-    if quick:  # one learning configuration and the fastest one, small budgets
+    # learns CartPole (greedy 500, 10/10 seeds in benchmarks/README.md) at >= 1M/s
+    learning_wide = ("ppo cartpole 512x16 (ppo_setup.CARTPOLE_WIDE)", 1, WIDE)
+    if quick:  # one learning configuration and the fastest ones, small budgets
         return [
             ("ppo cartpole 4x128 (PureJaxRL settings)", 1, base),
+            learning_wide,
             ("ppo cartpole 1024x16, 1 epoch x 1 minibatch", 1, fast),
         ]
     return [
@@ -53,9 +73,68 @@ def configurations(quick: bool) -> list[tuple[str, int, ppo.PPOConfig]]:
         # 16 seeds x 200k steps hung inside XLA here (see README): half the budget
         ("ppo cartpole 4x128 (PureJaxRL settings)", 16, half),
         ("ppo cartpole 256x32, 2 epochs x 2 minibatches", 1, wide),
+        learning_wide,
         # 4 seeds of this 1M-step configuration hung inside XLA (README): not run
         ("ppo cartpole 1024x16, 1 epoch x 1 minibatch", 1, fast),
     ]
+
+
+WIDE = ppo_setup.CARTPOLE_WIDE
+MPI_RANKS = 2
+
+
+def mpi_worker(repeats: int) -> None:
+    """Under mpirun: train `WIDE` data-parallel; rank 0 prints one JSON record."""
+    from mpi4py import MPI
+
+    from rlblocks.agents import data_parallel
+
+    comm = MPI.COMM_WORLD
+    size = comm.Get_size()
+    config = dataclasses.replace(
+        WIDE, num_envs=WIDE.num_envs // size, total_steps=WIDE.total_steps // size
+    )
+    agent = data_parallel.data_parallel(ppo.ppo, config, envs.cartpole())
+    train, key = jax.jit(agent.train), jax.random.key(0)
+    start = time.perf_counter()
+    jax.block_until_ready(train(key))
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(repeats):
+        comm.Barrier()
+        start = time.perf_counter()
+        metrics = jax.block_until_ready(train(key))[1]
+        comm.Barrier()
+        times.append(time.perf_counter() - start)
+    timing = common.summarize(times)
+    steps = size * config.num_iterations * config.num_envs * config.num_steps
+    final = float(np.asarray(metrics.episode_return)[-5:].mean())
+    if comm.Get_rank() == 0:
+        common.emit(
+            {
+                "name": f"ppo cartpole 512x16 (CARTPOLE_WIDE), mpirun -n {size}",
+                "ranks": size,
+                "envs_per_rank": config.num_envs,
+                "env_steps": steps,
+                "compile_s": first - timing["median_s"],
+                "median_s": timing["median_s"],
+                "iqr_s": timing["iqr_s"],
+                "steps_per_s": steps / timing["median_s"],
+                "final_return_rank0": round(final, 1),
+            }
+        )
+
+
+def data_parallel_record(repeats: int) -> dict:
+    """Launch `mpi_worker` under `mpirun -n 2 --bind-to core`; its JSON record."""
+    mpirun = os.path.join(os.path.dirname(sys.executable), "mpirun")
+    cmd = [mpirun, "--allow-run-as-root", "--bind-to", "core", "-n", str(MPI_RANKS)]
+    cmd += [sys.executable, os.path.abspath(__file__), f"--repeats={repeats}"]
+    env = dict(os.environ, RLB_JIT_MPI_WORKER="1")
+    out = subprocess.run(
+        cmd, env=env, check=True, capture_output=True, text=True, timeout=1200
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def carry_forward(metrics) -> np.ndarray:
@@ -70,6 +149,9 @@ def carry_forward(metrics) -> np.ndarray:
 def main():
     args = common.parse_args(__doc__.splitlines()[0])
     repeats = args.repeats or 3
+    if os.environ.get("RLB_JIT_MPI_WORKER"):
+        mpi_worker(repeats)
+        return
     env = envs.cartpole()
     host_steps = "20000" if args.quick else "60000"
     host = common.runtime_sps(  # the host-loop path, gymnasium CartPole-v1
@@ -86,6 +168,12 @@ def main():
             "peer": None,  # the reference the jitted rows are compared with
         }
     )
+    # before pinning: mpirun's ranks inherit this process's CPU affinity
+    record = data_parallel_record(repeats)
+    record["speedup_vs_host_loop"] = round(record["steps_per_s"] / host["median"], 1)
+    common.emit(record)
+    if os.environ.get("RLBLOCKS_PIN", "1") != "0" and hasattr(os, "sched_setaffinity"):
+        loop.pin_threads({max(os.sched_getaffinity(0))})
     curve_done = False
     for name, seeds, config in configurations(args.quick):
         agent = ppo.ppo(config, env)

@@ -119,3 +119,40 @@ def test_episode_returns_count_ended_episodes():
 def test_bad_minibatch_count_raises():
     with pytest.raises(ValueError, match="num_minibatches"):
         ppo.ppo(dataclasses.replace(TINY, num_minibatches=3), envs.cartpole())
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 256, 4097])
+def test_shuffled_indices_is_a_permutation(size):
+    for seed in range(3):
+        got = np.asarray(ppo.shuffled_indices(jax.random.key(seed), size))
+        assert got.dtype == np.int32
+        np.testing.assert_array_equal(np.sort(got), np.arange(size))
+
+
+def test_shuffled_indices_draws_every_order_equally_often():
+    # 4! = 24 orders; 48,000 draws: 2,000 expected each, binomial sd ≈ 44
+    keys = jax.random.split(jax.random.key(0), 48_000)
+    draws = np.asarray(jax.jit(jax.vmap(lambda k: ppo.shuffled_indices(k, 4)))(keys))
+    orders, counts = np.unique(draws, axis=0, return_counts=True)
+    assert len(orders) == 24
+    assert np.all(np.abs(counts - 2_000) < 250), counts  # > 5.6 sd: fails if biased
+    first = np.bincount(draws[:, 0], minlength=4) / 48_000  # position 0: each 1/4
+    np.testing.assert_allclose(first, 0.25, atol=0.01)
+
+
+def test_sample_categorical_frequencies_match_softmax():
+    probs = np.array([0.2, 0.5, 0.3, 0.0])
+    with np.errstate(divide="ignore"):
+        logits = jnp.broadcast_to(jnp.log(probs + 1e-30), (200_000, 4))
+    got = np.asarray(ppo._sample_categorical(jax.random.key(3), logits))
+    assert got.dtype == np.int32 and got.min() >= 0 and got.max() <= 3
+    freq = np.bincount(got, minlength=4) / 200_000
+    # binomial sd of a frequency near 0.5: sqrt(0.25 / 200k) ≈ 0.0011
+    np.testing.assert_allclose(freq, probs, atol=0.006)
+    # a batch of rows with different distributions: row i favours action i
+    rows = jnp.array([[5.0, 0.0], [0.0, 5.0]])
+    many = jax.vmap(lambda k: ppo._sample_categorical(k, rows))(
+        jax.random.split(jax.random.key(4), 20_000)
+    )
+    share_one = np.asarray(many).mean(axis=0)  # P(a=1): 1/(1+e^5) ≈ 0.0067, 0.9933
+    np.testing.assert_allclose(share_one, [0.0067, 0.9933], atol=0.004)
