@@ -23,7 +23,9 @@ throughput under `mpirun -n 2` against one rank, with mpirun leaving the ranks
 unbound (the runtime then pins each to its core) and with one core per process
 (`--quick`: unbound only), and the share of update time spent
 averaging gradients (run under mpirun by the script itself); they run after the
-throughput figures; `--dp` runs only these.
+throughput figures; `--dp` runs only these. One more record: the fully-jitted DQN
+(`agents.dqn_jit` on the pure-JAX CartPole, same agent and envs) against the
+runtime's host loop, in the same run.
 
     python benchmarks/bench_agents.py [--quick] [--dp]
 """
@@ -223,6 +225,50 @@ def throughput(quick: bool, repeats: int | None, name: str):
     common.emit(record)
 
 
+def jitted(quick: bool, repeats: int | None):
+    """The fully-jitted DQN (pure-JAX CartPole) against the runtime's host loop.
+
+    Same agent (the default config, `NUM_ENVS` envs); the jitted call trains a
+    whole budget from scratch, its `learning_starts` warm-up included (1/32 of it).
+    The fully-jitted PPO rows are in bench_agents_jit.py.
+    """
+    from rlblocks import envs as jax_envs
+    from rlblocks.agents import dqn_jit
+
+    host_steps, jit_steps = (2_000, 8_000) if quick else (8_000, 32_000)
+    runtime, _ = fused_loop(host_steps, CONFIG)
+    agent = dqn_jit.dqn_jit(
+        CONFIG,
+        jax_envs.cartpole(),
+        num_envs=NUM_ENVS,
+        total_steps=jit_steps,
+        num_evals=1,
+        eval_episodes=1,
+    )
+    train, key = jax.jit(agent.train), jax.random.PRNGKey(0)
+    loops = {"host_loop": runtime, "jitted": lambda: jax.block_until_ready(train(key))}
+    repeats = repeats or (3 if quick else 5)
+    timing = common.interleaved(loops, repeats)
+    sps = {
+        "host_loop": host_steps / timing["host_loop"]["median_s"],
+        "jitted": jit_steps / timing["jitted"]["median_s"],
+    }
+    common.emit(
+        {
+            "bench": "agents/jitted_dqn",
+            "env": "CartPole-v1 (jitted: rlblocks.envs.cartpole)",
+            "num_envs": NUM_ENVS,
+            "host_loop_steps_per_s": round(sps["host_loop"]),
+            "jitted_steps_per_s": round(sps["jitted"]),
+            "speedup_vs_host_loop": round(sps["jitted"] / sps["host_loop"], 2),
+            "spread_rel": {
+                k: round(v["iqr_s"] / v["median_s"], 3) for k, v in timing.items()
+            },
+            "repeats": repeats,
+        }
+    )
+
+
 def _train_sps(ranks: int, steps: int, one_core_each: bool = False) -> dict:
     """Run `rlblocks train` (optionally under mpirun) and read its throughput.
 
@@ -384,6 +430,7 @@ def main():
     if not ns.dp:
         for name in CONFIGS:
             throughput(ns.quick, ns.repeats, name)
+        jitted(ns.quick, ns.repeats)
     data_parallel(ns.quick)
     print(json.dumps({"bench": "agents/done"}), flush=True)
 
