@@ -13,6 +13,7 @@ benchmarks/README.md.
     python benchmarks/learning_runs.py --suite variants --seeds 0
     python benchmarks/learning_runs.py --suite ppo_cartpole --seeds 0 1 2 3 4
     python benchmarks/learning_runs.py --suite ppo_pendulum --seeds 0 1 2
+    python benchmarks/learning_runs.py --suite distributional --seeds 0 1 2
     python benchmarks/learning_runs.py --suite ppo_jit_cartpole --seeds 0 1 2 3 4
     python benchmarks/learning_runs.py --suite ppo_jit_pendulum --seeds 0 1 2
     python benchmarks/learning_runs.py --suite ppo_jit_cartpole_wide --seeds 0 1 2 3 4
@@ -59,6 +60,10 @@ SUITES = {
     "ppo_cartpole_mpi": [("ppo-mpi2", "CartPole-v1", 100_000, 2, [], "ppo")],
     "ppo_pendulum": [("ppo", "Pendulum-v1", 1_000_000, 1, [], "ppo")],
     "a2c_cartpole": [("a2c", "CartPole-v1", 200_000, 1, [], "a2c")],
+    "distributional": [
+        ("c51", "CartPole-v1", 100_000, 1, [], "c51"),
+        ("qr_dqn", "CartPole-v1", 100_000, 1, [], "qr_dqn"),
+    ],
 }
 # Fully-jitted PPO on the pure-JAX ports: name -> (env, steps), same presets.
 JIT_SUITES = {

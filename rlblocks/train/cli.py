@@ -1,7 +1,8 @@
 """The `rlblocks` command line: train, eval and plot.
 
     rlblocks train dqn --env CartPole-v1 --steps 100000 --seed 0 [--field=value ...]
-    rlblocks train c51 ...     (dqn --distributional=c51; qr_dqn: --distributional=qr)
+    rlblocks train c51 ...     (dqn --distributional=c51 --replay_capacity=100000;
+                                qr_dqn: dqn --distributional=qr)
     rlblocks train ppo --env CartPole-v1 --steps 200000 --seed 0  (or Pendulum-v1)
     rlblocks train a2c ...     (PPO with one epoch of one minibatch, see ppo_setup)
     rlblocks eval RUN_DIR [--episodes 10] [--which final|best]
@@ -70,7 +71,9 @@ def _convert(text, hint, name):
 # Agent names of `rlblocks train`: DQN variants as DQNConfig presets.
 AGENTS = {
     "dqn": dqn_lib.DQNConfig(),
-    "c51": dqn_lib.DQNConfig(distributional="c51"),
+    # replay as large as a 100k-step run: with 50k, a seed forgot its early failures
+    # and collapsed at the end (final greedy 152 after 500s; benchmarks/README.md)
+    "c51": dqn_lib.DQNConfig(distributional="c51", replay_capacity=100_000),
     "qr_dqn": dqn_lib.DQNConfig(distributional="qr"),
 }
 # Policy-gradient agents of `rlblocks train`, run by `ppo_loop` (presets per env).
