@@ -137,6 +137,21 @@ def data_parallel_record(repeats: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def emit_data_parallel(repeats: int, host_sps: float) -> None:
+    """Print the data-parallel record, or the launch's failure (the rest still runs)."""
+    try:
+        record = data_parallel_record(repeats)
+    except (subprocess.SubprocessError, OSError, ValueError, IndexError) as exc:
+        tail = (getattr(exc, "stderr", None) or "")[-2000:]
+        print(f"data-parallel row failed: {exc!r}\n{tail}", file=sys.stderr)
+        common.emit(
+            {"name": f"CARTPOLE_WIDE, mpirun -n {MPI_RANKS}", "error": repr(exc)}
+        )
+        return
+    record["speedup_vs_host_loop"] = round(record["steps_per_s"] / host_sps, 1)
+    common.emit(record)
+
+
 def carry_forward(metrics) -> np.ndarray:
     """Per-iteration mean returns; iterations where no episode ended keep the last."""
     returns = np.array(metrics.episode_return, dtype=float)
@@ -169,9 +184,7 @@ def main():
         }
     )
     # before pinning: mpirun's ranks inherit this process's CPU affinity
-    record = data_parallel_record(repeats)
-    record["speedup_vs_host_loop"] = round(record["steps_per_s"] / host["median"], 1)
-    common.emit(record)
+    emit_data_parallel(repeats, host["median"])
     if os.environ.get("RLBLOCKS_PIN", "1") != "0" and hasattr(os, "sched_setaffinity"):
         loop.pin_threads({max(os.sched_getaffinity(0))})
     curve_done = False
