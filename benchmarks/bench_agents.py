@@ -34,10 +34,13 @@ from __future__ import annotations
 
 import os
 
+try:
+    from benchmarks import common
+except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    import common
+
 # The same XLA threading as `rlblocks train` (single-threaded kernels), for every loop.
-os.environ.setdefault(
-    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-)
+os.environ.setdefault("XLA_FLAGS", common.SINGLE_THREAD_XLA)
 
 import argparse
 import dataclasses
@@ -54,11 +57,6 @@ import optax
 import rlblocks as rlb
 from rlblocks.agents import dqn as dqn_lib
 from rlblocks.train import envs, loop
-
-try:
-    from benchmarks import common
-except ImportError:  # run as a script: benchmarks/ itself is on sys.path
-    import common
 
 NUM_ENVS = 4
 # The default agent (one update per 2 env steps), and a CleanRL-like update rate (one

@@ -30,15 +30,13 @@ import subprocess
 import sys
 import time
 
-# before jax is imported; the same flags as `rlblocks train` (cli.SINGLE_THREAD_XLA)
-os.environ.setdefault(
-    "XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-)
+from benchmarks import common
+
+os.environ.setdefault("XLA_FLAGS", common.SINGLE_THREAD_XLA)  # before jax's import
 
 import jax
 import numpy as np
 
-from benchmarks import common
 from rlblocks import envs
 from rlblocks.agents import ppo
 from rlblocks.train import loop, ppo_setup

@@ -17,6 +17,10 @@ import tempfile
 import time
 from collections.abc import Callable
 
+# Single-threaded XLA kernels, as `rlblocks train` sets (cli.SINGLE_THREAD_XLA); this
+# module imports no jax, so scripts set it from here before jax is first imported.
+SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
 
 def parse_args(description: str, argv=None) -> argparse.Namespace:
     """Parse the flags every benchmark accepts (`--quick`, `--repeats`)."""

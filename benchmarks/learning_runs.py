@@ -31,10 +31,14 @@ import sys
 import tempfile
 import time
 
+try:
+    from benchmarks import common
+except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+    import common
+
 BIN = os.path.dirname(sys.executable)
-# Single-threaded XLA kernels, as `rlblocks train` sets (cli.SINGLE_THREAD_XLA);
-# the jitted suites set it before jax is first imported.
-SINGLE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+# The jitted suites set the single-threaded XLA flags before jax is first imported.
+SINGLE_THREAD_XLA = common.SINGLE_THREAD_XLA
 MPIRUN = [os.path.join(BIN, "mpirun"), "--allow-run-as-root", "--oversubscribe", "-n"]
 
 # name -> (env, steps per process, ranks, overrides[, agent]); agent defaults to dqn.
@@ -65,12 +69,13 @@ SUITES = {
         ("qr_dqn", "CartPole-v1", 100_000, 1, [], "qr_dqn"),
     ],
 }
-# Fully-jitted PPO on the pure-JAX ports: name -> (env, steps), same presets.
+# Fully-jitted PPO on the pure-JAX ports: name -> (env, steps[, ppo_setup preset
+# name]); without a preset name, the env's preset of `rlblocks train ppo`.
 JIT_SUITES = {
     "ppo_jit_cartpole": ("CartPole-v1", 200_000),
     "ppo_jit_pendulum": ("Pendulum-v1", 1_000_000),
-    # ppo_setup.CARTPOLE_WIDE: the >= 1M env steps/s configuration
-    "ppo_jit_cartpole_wide": ("CartPole-v1", 2_000_000),
+    # the >= 1M env steps/s configuration
+    "ppo_jit_cartpole_wide": ("CartPole-v1", 2_000_000, "CARTPOLE_WIDE"),
     # Fully-jitted DQN (agents.dqn_jit), DQNConfig defaults, 4 envs as the runtime.
     "dqn_jit_cartpole": ("CartPole-v1", 100_000),
 }
@@ -120,7 +125,7 @@ def run_one(name, env, steps, ranks, overrides, seed, out_dir, agent="dqn"):
     }
 
 
-def run_jitted(name, env_id, steps, seed):
+def run_jitted(name, seed, env_id, steps, preset=None):
     """Train one seed of a fully-jitted agent; evaluate it on the gymnasium env."""
     import dataclasses
 
@@ -134,9 +139,7 @@ def run_jitted(name, env_id, steps, seed):
     from rlblocks.agents import ppo
     from rlblocks.train import envs, ppo_setup
 
-    config = ppo_setup.preset("ppo", env_id)
-    if name == "ppo_jit_cartpole_wide":
-        config = ppo_setup.CARTPOLE_WIDE
+    config = getattr(ppo_setup, preset) if preset else ppo_setup.preset("ppo", env_id)
     config = dataclasses.replace(config, total_steps=steps)
     make = {"CartPole-v1": jax_envs.cartpole, "Pendulum-v1": jax_envs.pendulum}
     env = make[env_id]()
@@ -278,7 +281,7 @@ def main():
         return
     if ns.suite in JIT_SUITES:
         for seed in ns.seeds:
-            record = run_jitted(ns.suite, *JIT_SUITES[ns.suite], seed)
+            record = run_jitted(ns.suite, seed, *JIT_SUITES[ns.suite])
             print(json.dumps(record), flush=True)
         return
     for name, env, steps, ranks, overrides, *agent in SUITES[ns.suite]:

@@ -174,12 +174,11 @@ def shuffled_indices(key: types.PRNGKey, size: int) -> jax.Array:
         return jax.random.permutation(key, size)
     # pairs tied in all r rounds: size² / 2 · 2^(−high · r) < 2^(−7)
     rounds = max(1, math.ceil((2 * math.log2(max(size, 2)) + 6) / high))
-    order = jnp.arange(size, dtype=jnp.uint32)
+    positions = order = jnp.arange(size, dtype=jnp.uint32)
     mask = jnp.uint32((1 << low) - 1)
     for round_key in jax.random.split(key, rounds):
         bits = jax.random.bits(round_key, (size,), jnp.uint32)
-        packed = (bits >> low) << low | jnp.arange(size, dtype=jnp.uint32)
-        order = order[jnp.sort(packed) & mask]
+        order = order[jnp.sort((bits >> low) << low | positions) & mask]
     return order.astype(jnp.int32)
 
 
