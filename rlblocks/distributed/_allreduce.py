@@ -27,7 +27,7 @@ ALGORITHMS = ("auto", "ring", "native", "segmented")
 # Smallest message (bytes) for which "auto" cuts MPI's allreduce into segments, and
 # the segment size by number of ranks; measured with benchmarks/bench_allreduce.py.
 # Override with RLBLOCKS_SEGMENTED_MIN_BYTES and RLBLOCKS_SEGMENT_BYTES.
-SEGMENTED_MIN_BYTES = 2 << 20
+SEGMENTED_MIN_BYTES = 4 << 20
 SEGMENT_BYTES = {2: 1 << 20}
 _DEFAULT_SEGMENT_BYTES = 512 << 10
 _NATIVE_KINDS = "iufc"
@@ -43,9 +43,9 @@ def ring_min_bytes(n_ranks: int) -> int | None:
     """Return the message size in bytes from which "auto" picks the ring, or None.
 
     None (the default, for every rank count) means "auto" uses the ring only for
-    float16/bfloat16. At 2 ranks the segmented MPI allreduce beat the ring at every
-    size measured; at 4 oversubscribed ranks either one won from 2 MiB, depending on
-    the run (benchmarks/README.md). Set RLBLOCKS_RING_MIN_BYTES to route large
+    float16/bfloat16. At 2 ranks the segmented MPI allreduce beat the ring in most
+    runs, not in all; at 4 oversubscribed ranks either one won from 2 MiB, depending
+    on the run (benchmarks/README.md). Set RLBLOCKS_RING_MIN_BYTES to route large
     messages to the ring.
     """
     env = os.environ.get("RLBLOCKS_RING_MIN_BYTES")
@@ -154,8 +154,8 @@ def allreduce(
     """Allreduce a numpy buffer: MPI's collective, whole or in segments, or the ring.
 
     yᵢ = ⊕ᵣ bufᵣ,ᵢ with ⊕ ∈ {sum, mean, max, min}. "auto" picks MPI's in-place
-    `Allreduce` in one call below 2 MiB (latency bound) and over consecutive
-    `segment_bytes(size)`-byte segments from 2 MiB (bandwidth bound; 0.93-3.5x the
+    `Allreduce` in one call below 4 MiB (latency bound) and over consecutive
+    `segment_bytes(size)`-byte segments from 4 MiB (bandwidth bound; 0.94-3.5x the
     single call there at 2 ranks, depending on size and run); float16/bfloat16 always
     use the ring. The first call with a
     given shape, dtype, op and algorithm checks that every rank agrees (a mismatch
