@@ -121,7 +121,9 @@ def test_torn_checkpoint_is_never_read(tmp_path):
 
 
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
-    steps = 1600
+    # Long enough that the kill lands mid-run on a loaded machine: the first
+    # checkpoint comes at 200 steps, and 1,600 steps left a window of ~0.5 s.
+    steps = 4800
     extra = ["--checkpoint_every=200"]
     killed = tmp_path / "killed"
     cmd = [
@@ -268,7 +270,9 @@ def _kill_one_rank_after_checkpoints(cmd, ckpts, tmp_path):
 @pytest.mark.mpi
 def test_mpirun_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
     pytest.importorskip("rlblocks.distributed")
-    steps = 1200
+    # With 1,200 steps the whole run once ended before this test's polling saw the
+    # first checkpoints (2 test workers and 2 ranks on 2 cores): kill mid-run instead.
+    steps = 6000
     extra = ["--checkpoint_every=200", "--consistency_every=200"]
     killed = tmp_path / "killed"
     ckpts = killed / "checkpoints"
