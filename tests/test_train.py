@@ -121,8 +121,8 @@ def test_torn_checkpoint_is_never_read(tmp_path):
 
 
 def test_resume_after_sigkill_matches_uninterrupted_run(tmp_path):
-    # Long enough that the kill lands mid-run on a loaded machine: the first
-    # checkpoint comes at 200 steps, and 1,600 steps left a window of ~0.5 s.
+    # Long enough that the kill lands mid-run on a loaded machine (the first
+    # checkpoint comes at 200 steps; see the mpirun variant below).
     steps = 4800
     extra = ["--checkpoint_every=200"]
     killed = tmp_path / "killed"

@@ -155,7 +155,7 @@ def allreduce(
 
     yᵢ = ⊕ᵣ bufᵣ,ᵢ with ⊕ ∈ {sum, mean, max, min}. "auto" picks MPI's in-place
     `Allreduce` in one call below 4 MiB (latency bound) and over consecutive
-    `segment_bytes(size)`-byte segments from 4 MiB (bandwidth bound; 0.94-3.5x the
+    `segment_bytes(size)`-byte segments from 4 MiB (bandwidth bound; 0.87-3.5x the
     single call there at 2 ranks, depending on size and run); float16/bfloat16 always
     use the ring. The first call with a
     given shape, dtype, op and algorithm checks that every rank agrees (a mismatch
