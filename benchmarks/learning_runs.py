@@ -37,8 +37,6 @@ except ImportError:  # run as a script: benchmarks/ itself is on sys.path
     import common
 
 BIN = os.path.dirname(sys.executable)
-# The jitted suites set the single-threaded XLA flags before jax is first imported.
-SINGLE_THREAD_XLA = common.SINGLE_THREAD_XLA
 MPIRUN = [os.path.join(BIN, "mpirun"), "--allow-run-as-root", "--oversubscribe", "-n"]
 
 # name -> (env, steps per process, ranks, overrides[, agent]); agent defaults to dqn.
@@ -129,7 +127,7 @@ def run_jitted(name, seed, env_id, steps, preset=None):
     """Train one seed of a fully-jitted agent; evaluate it on the gymnasium env."""
     import dataclasses
 
-    os.environ.setdefault("XLA_FLAGS", SINGLE_THREAD_XLA)
+    os.environ.setdefault("XLA_FLAGS", common.SINGLE_THREAD_XLA)
     import jax
 
     if name.startswith("dqn_jit"):
@@ -207,7 +205,7 @@ def vmapped_vs_separate(seeds, steps):
     vectorized (`jax.vmap`), each against the separate runs: per-iteration episode
     counts and losses (bit-for-bit), final returns (mean over the last 5 iterations).
     """
-    os.environ.setdefault("XLA_FLAGS", SINGLE_THREAD_XLA)
+    os.environ.setdefault("XLA_FLAGS", common.SINGLE_THREAD_XLA)
     import jax
     import numpy as np
 

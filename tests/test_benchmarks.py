@@ -47,3 +47,12 @@ def test_learning_curve_plot(tmp_path):
     assert not runner.plot_learning_curves([{"bench": "x"}], path)
     assert runner.plot_learning_curves([{"bench": "x", "curve": curve}], path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_benchmarks_set_the_same_xla_flags_as_rlblocks_train():
+    # benchmarks/common.py keeps its own copy so that scripts can set XLA_FLAGS
+    # before jax is first imported; it must not drift from the CLI's setting.
+    from benchmarks import common
+    from rlblocks.train import cli
+
+    assert common.SINGLE_THREAD_XLA == cli.SINGLE_THREAD_XLA
