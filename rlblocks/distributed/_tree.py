@@ -3,12 +3,13 @@
 A pytree's leaves are packed into one fresh fusion buffer per dtype (Horovod's tensor
 fusion, synchronous), reduced in place with one collective per dtype, and returned as
 views of that buffer: outside the collective, one copy in and, for a mean, one
-in-place scaling pass. A mean scales the packed terms by 1/N and then sums (Horovod
-averages after the sum instead): exact for N a power of two; for other N each
-term is rounded once before the sum, so the result may differ from sum / N in the
-last bit, but it is still bit-identical on every rank (all ranks reduce the same
-bytes). The packing plan is cached per tree structure, shapes and dtypes; the first
-call with a new structure checks that every rank passed the same one.
+in-place scaling pass (a single leaf is copied and scaled in one pass). A mean
+scales the packed terms by 1/N and then sums (Horovod averages after the sum
+instead): exact for N a power of two; for other N each term is rounded once before
+the sum, so the result may differ from sum / N in the last bit, but it is still
+bit-identical on every rank (all ranks reduce the same bytes). The packing plan is
+cached per tree structure, shapes and dtypes; the first call with a new structure
+checks that every rank passed the same one.
 """
 
 from __future__ import annotations
