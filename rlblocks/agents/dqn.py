@@ -11,8 +11,8 @@ functions over a `DQNState`:
   is `apply(*grads(state))` (with `grad_transform` on the gradients in between):
   `grads(state) -> (state, grads, extras)` samples and differentiates, and
   `apply(state, grads, extras) -> (state, metrics)` runs the optimizer, priority
-  and target updates, so a host loop can average the gradients between the two
-  (`rlblocks.train.loop` does under MPI).
+  and target updates, so a host loop can transform the gradients between the
+  two calls.
 - `learn(state, transition)` is observe then update when due (every
   `train_frequency` env steps once `learning_starts` are collected).
 - `step(state, transition, obs)` fuses learn and act into one function, so a

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import io_callback
 
-from rlblocks.distributed import _allreduce, _ring, _world
+from rlblocks.distributed import _allreduce, _ring, _world, _xla
 
 
 class _Group(NamedTuple):
@@ -276,7 +276,8 @@ def _host_mean(comm, key, lines, *flats):
 
 
 def _average_in_jit(grads: Any, comm, ordered: bool):
-    """Pack each dtype group into one vector in XLA, average via io_callback."""
+    """Pack each dtype group into one vector in XLA; average via an FFI call
+    (unordered) or an ordered io_callback, on a duplicate of `comm`."""
     leaves, treedef = jax.tree.flatten(grads)
     lines = _leaf_lines(grads)
     for line, leaf in zip(lines, leaves, strict=False):
@@ -287,10 +288,13 @@ def _average_in_jit(grads: Any, comm, ordered: bool):
     flats = [
         jnp.concatenate([leaves[i].reshape(-1) for i in g]) for g in groups.values()
     ]
-    shapes = tuple(jax.ShapeDtypeStruct(f.shape, f.dtype) for f in flats)
-    key = ("average_gradients", *lines)
-    host = functools.partial(_host_mean, comm, key, ["average_gradients", *lines])
-    outs = io_callback(host, shapes, *flats, ordered=ordered)
+    key, comm = ("average_gradients", *lines), _xla.in_jit_comm(comm)
+    if ordered:
+        shapes = tuple(jax.ShapeDtypeStruct(f.shape, f.dtype) for f in flats)
+        host = functools.partial(_host_mean, comm, key, list(key))
+        outs = io_callback(host, shapes, *flats, ordered=True)
+    else:
+        outs = _xla.mean_call(comm, key, list(key), flats)
     result = [None] * len(leaves)
     for idx, flat in zip(groups.values(), outs, strict=True):
         start = 0
@@ -307,23 +311,26 @@ def average_gradients(grads: Any, *, comm: Any = None, ordered: bool = True) -> 
     ḡ = (1/N) Σᵣ gᵣ (computed as Σᵣ gᵣ / N, see `allreduce_tree`). With identical
     parameters and optimizer states on every rank, each rank then applies the same
     update (data parallelism). Inside `jax.jit` the leaves are packed into one
-    vector per dtype by XLA and averaged by a `jax.experimental.io_callback`, so one
-    compiled step computes gradients, averages them and applies the optimizer.
+    vector per dtype by XLA and averaged on a duplicate of `comm` (so collectives
+    the host runs meanwhile cannot match them), by an XLA FFI call into MPI
+    (`ordered=False`) or an ordered `jax.experimental.io_callback`, so one compiled
+    step computes gradients, averages them and applies the optimizer.
 
     Args:
       grads: a pytree of floating arrays (or tracers), the same structure, shapes
         and dtypes on every rank.
       comm: an mpi4py communicator; None for the world.
-      ordered: inside `jax.jit`, make the callback an ordered effect, so that the
-        collectives of one program run in program order even where no data flows
-        between them (two independent calls in one step). An ordered effect takes
-        jax's slower Python dispatch path and threads a token through every call
-        of the compiled function, ~0.5-3 ms per call on a loaded 2-core machine
-        (benchmarks/README.md). Pass False when every call in the program depends
-        on the previous one's result, as consecutive updates of one parameter set
-        do (each update's gradients depend on the parameters the previous averaged
+      ordered: inside `jax.jit`, average through an ordered io_callback, so that
+        the collectives of one program run in program order even where no data
+        flows between them (two independent calls in one step). An ordered effect
+        takes jax's slower Python dispatch path and threads a token through every
+        call of the compiled function, ~0.5-3 ms per call on a loaded 2-core
+        machine (benchmarks/README.md). False: an FFI call with no effect (~40-50
+        us over MPI's exchange); use it when every call in the program depends on
+        the previous one's result, as consecutive updates of one parameter set do
+        (each update's gradients depend on the parameters the previous averaged
         gradients produced): the data dependencies then fix the order on every
-        rank.
+        rank. The FFI call cannot be vmapped.
 
     Returns:
       The averaged gradients (same structure; numpy leaves on the host path, see

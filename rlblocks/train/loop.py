@@ -7,8 +7,10 @@ parameters, then a jitted learn call (store the transitions, update when due; st
 donated) that runs asynchronously while the host steps the envs with those actions,
 so env stepping overlaps the update. Without it: ONE fused jitted call (`DQN.step`)
 that learns, then acts with the updated parameters. Under MPI every rank has its own
-envs, replay and seeds; gradients are averaged on the host between jitted calls
-(`data_parallel_step`); rank 0 alone logs, evaluates and checkpoints.
+envs, replay and seeds and runs the same calls; the learn call averages each
+update's gradients across ranks inside jit (`average_gradients(ordered=False)`, an
+XLA FFI call into MPI), so the host never waits on the exchange; rank 0 alone logs,
+evaluates and checkpoints.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import flatten_util
 
 from rlblocks.agents import dqn as dqn_lib
 from rlblocks.train import checkpoint, envs, plot, records
@@ -142,16 +143,17 @@ def build(run: RunConfig, agent_config: dqn_lib.DQNConfig, world: World):
     agent_config = resolve(run, agent_config)
     env = envs.make_vector_env(run.env_id, run.num_envs)
     example = np.asarray(env.single_observation_space.sample())
+    average = None  # each update's gradients, averaged in jit (data dependencies
+    if world.size > 1:  # order the two exchanges of a learn call on every rank)
+        average = functools.partial(world.dist.average_gradients, ordered=False)
     agent = dqn_lib.dqn(
-        agent_config, int(env.single_action_space.n), example, run.num_envs
+        agent_config,
+        int(env.single_action_space.n),
+        example,
+        run.num_envs,
+        grad_transform=average,
     )
-    if world.size > 1:
-        step = data_parallel_step(
-            agent, agent_config, run.num_envs, run.stale_actions, world
-        )
-    else:
-        step = device_step(agent, run.stale_actions)
-    return env, agent, step
+    return env, agent, device_step(agent, run.stale_actions)
 
 
 def _stale_act(agent, params, key, obs, steps):
@@ -186,100 +188,6 @@ def device_step(agent: dqn_lib.DQN, stale_actions: bool):
         return state, actions, dict(metrics, epsilon=eps), act_key
 
     return stale_step
-
-
-def without_replay(fn):
-    """`jax.jit(fn, donate_argnums=0)`, with `state.replay` kept out of the donation.
-
-    For a `fn(state, ...) -> (state, ...)` that only reads `state.replay`: the replay
-    goes in as a read-only argument and is not returned (the caller's is put back).
-    Every array a jitted call takes or returns costs host time; passing the replay
-    through as donated in-out buffers made a call ~2x slower.
-    """
-
-    def lean(rest, replay, *args):
-        out = fn(rest._replace(replay=replay), *args)
-        return (out[0]._replace(replay=None), *out[1:])
-
-    lean_jit = jax.jit(lean, donate_argnums=0)
-
-    def call(state, *args):
-        out = lean_jit(state._replace(replay=None), state.replay, *args)
-        return (out[0]._replace(replay=state.replay), *out[1:])
-
-    return call
-
-
-def data_parallel_step(
-    agent: dqn_lib.DQN,
-    agent_config: dqn_lib.DQNConfig,
-    num_envs: int,
-    stale_actions: bool,
-    world: World,
-):
-    """`device_step` for K > 1 ranks: gradients averaged on the host, outside jit.
-
-    The host knows from its step counter when `learn` would update
-    (`dqn.update_due`). Other iterations run `device_step` (no communication).
-    An updating iteration runs the agent's `grads` and `apply` pieces as jitted
-    calls, the gradients raveled into one float vector in XLA: observe + grads;
-    then per update one `average_gradients` of that vector on the host (one MPI
-    collective) and apply (+ the next update's grads, or + act when fused). An
-    `io_callback` inside the jitted update cost more than the exchange itself
-    (docs/distributed.md). Every rank reduces the same bytes and applies them with
-    the same program, so parameters stay bit-identical.
-    """
-    local = device_step(agent, stale_actions)
-    per_step = dqn_lib.updates_per_step(agent_config, num_envs)
-
-    def raveled_grads(state):
-        state, grads, extras = agent.grads(state)
-        return state, flatten_util.ravel_pytree(grads)[0], extras
-
-    def apply_flat(state, flat, extras):
-        unravel = flatten_util.ravel_pytree(state.params)[1]
-        return agent.apply(state, unravel(flat), extras)
-
-    def act_observe_grads(state, transition, obs, act_key, steps):
-        """Stale actions with the parameters before this update, then observe."""
-        actions, eps, act_key = _stale_act(agent, state.params, act_key, obs, steps)
-        return raveled_grads(agent.observe(state, transition)), (actions, eps, act_key)
-
-    def apply_then_act(state, flat, extras, obs):  # as `DQN.step`: act after
-        state, metrics = apply_flat(state, flat, extras)
-        key, act_key = jax.random.split(state.key)
-        eps = agent.epsilon(state.env_steps)
-        actions = agent.act(state.params, act_key, obs, eps)
-        return state._replace(key=key), actions, dict(metrics, epsilon=eps)
-
-    jit = functools.partial(jax.jit, donate_argnums=0)
-    first_stale = jit(act_observe_grads)
-    first_fused = jit(lambda s, t: raveled_grads(agent.observe(s, t)))
-    # apply changes replay only to update priorities: else keep replay out of the calls
-    jit_apply = jit if agent_config.prioritized else without_replay
-    middle = jit_apply(lambda s, f, e: raveled_grads(apply_flat(s, f, e)[0]))
-    last, last_act = jit_apply(apply_flat), jit_apply(apply_then_act)
-
-    def updates(state, flat, extras):
-        """All but the last of this iteration's updates; returns the last's grads."""
-        for _ in range(per_step - 1):
-            flat = world.dist.average_gradients(flat)  # numpy, equal on every rank
-            state, flat, extras = middle(state, flat, extras)
-        return state, world.dist.average_gradients(flat), extras
-
-    def step(state, transition, obs, act_key, steps):
-        if not dqn_lib.update_due(agent_config, num_envs, steps):
-            return local(state, transition, obs, act_key, steps)
-        if not stale_actions:
-            grads = updates(*first_fused(state, transition))
-            return (*last_act(*grads, obs), act_key)
-        grads, (actions, eps, act_key) = first_stale(
-            state, transition, obs, act_key, steps
-        )
-        state, metrics = last(*updates(*grads))
-        return state, actions, dict(metrics, epsilon=eps), act_key
-
-    return step
 
 
 def greedy_policy(agent, params):

@@ -393,6 +393,43 @@ def average_gradients_host_and_jit():
     rld.check_consistent((p_u, o_u))
 
 
+def average_gradients_in_jit_mismatch_raises_everywhere():
+    # The unordered FFI call checks the ranks' gradient trees on its first run; a
+    # mismatch comes back from the jitted call as an error naming both shapes.
+    n = 5 + (R == N - 1)
+    fn = jax.jit(lambda g: rld.average_gradients(g, ordered=False))
+    try:
+        jax.block_until_ready(fn({"w": jnp.ones(n)}))
+    except Exception as exc:  # jax re-raises the handler's error as its own type
+        msg = str(exc)
+        assert "ranks disagree" in msg and "[5]" in msg and "[6]" in msg, msg
+    else:
+        raise AssertionError("no error from mismatched in-jit gradients")
+
+
+def in_jit_mean_overlaps_host_collectives():
+    # The jitted mean runs ~0.1 s of work before its exchange (asynchronous
+    # dispatch); rank 0 waits for it before a host collective, the other ranks call
+    # the host collective at once, so the two enter MPI in opposite orders across
+    # ranks. Each stream has its own communicator, so neither takes the other's
+    # messages. Values: rank r holds r + 1 (the busy work adds 0 * sum(sin...)), so
+    # the mean is (N + 1) / 2, and the host sum of ones is N.
+    def busy_then_mean(g):
+        busy = jax.lax.fori_loop(0, 200, lambda _, x: jnp.sin(x), g)
+        return rld.average_gradients(g * (1.0 + 0.0 * jnp.sum(busy)), ordered=False)
+
+    fn = jax.jit(busy_then_mean)
+    g = jnp.full(50_000, R + 1.0, jnp.float32)
+    jax.block_until_ready(fn(g))  # compiled and agreed first
+    for _ in range(3):
+        out = fn(g)  # dispatched; awaited before the host call on rank 0 only
+        if R == 0:
+            jax.block_until_ready(out)
+        host = rld.allreduce(np.ones(7), algorithm="native")
+        assert np.array_equal(host, np.full(7, float(N))), host
+        assert np.array_equal(np.asarray(out), np.full(50_000, (N + 1) / 2)), out[:3]
+
+
 def seeds_and_printing():
     seeds = COMM.allgather(rld.rank_seed(42))
     assert seeds[0] == 42 and len(set(seeds)) == N, seeds
@@ -432,6 +469,8 @@ ALL = [
     segment_size_mismatch_raises_everywhere,
     check_every_call_catches_repeats,
     average_gradients_host_and_jit,
+    average_gradients_in_jit_mismatch_raises_everywhere,
+    in_jit_mean_overlaps_host_collectives,
     seeds_and_printing,
 ]
 
