@@ -165,6 +165,30 @@ def test_one_rank_tree_helpers_are_identities():
     np.testing.assert_array_equal(out["w"], np.ones((2, 3)))
 
 
+def test_ffi_mean_over_a_one_rank_communicator():
+    # The FFI handler itself, in one process: over COMM_SELF the mean of each
+    # dtype group is the group times 1/1, written into XLA's result buffers, and
+    # the ops around the call see those results (2 * [0, 1, 2, 3] + 1 = [1, 3, 5,
+    # 7]; the bfloat16 group [0.5, -2] is exact in bfloat16).
+    mpi = pytest.importorskip("mpi4py.MPI")
+    from rlblocks.distributed import _xla
+
+    comm = _xla.in_jit_comm(mpi.COMM_SELF)
+    assert _xla.in_jit_comm(mpi.COMM_SELF) is comm  # duplicated once
+
+    @jax.jit
+    def fn(x, h):
+        a, b = _xla.mean_call(comm, ("probe",), ["probe"], [x * 2.0, h])
+        return a + 1.0, b
+
+    a, b = fn(jnp.arange(4.0, dtype=jnp.float32), jnp.array([0.5, -2], jnp.bfloat16))
+    np.testing.assert_array_equal(np.asarray(a), [1.0, 3.0, 5.0, 7.0])
+    assert b.dtype == jnp.bfloat16
+    np.testing.assert_array_equal(np.asarray(b, np.float32), [0.5, -2.0])
+    a2, _ = fn(jnp.ones(4, jnp.float32), jnp.zeros(2, jnp.bfloat16))  # runs again
+    np.testing.assert_array_equal(np.asarray(a2), [3.0, 3.0, 3.0, 3.0])
+
+
 def test_check_consistent_digest_depends_on_every_byte():
     tree = {"w": jnp.arange(4.0), "b": np.zeros(2, np.int32)}
     same = {"w": jnp.arange(4.0), "b": np.zeros(2, np.int32)}

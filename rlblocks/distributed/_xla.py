@@ -28,7 +28,7 @@ from rlblocks.distributed import _allreduce, _world
 _EXECUTE = 3  # XLA_FFI_ExecutionStage_EXECUTE
 _METADATA = 1  # XLA_FFI_Extension_Metadata
 _INVALID_ARGUMENT, _INTERNAL = 3, 13  # XLA_FFI_Error_Code
-_API_MAJOR, _API_MINOR = 0, 1  # the FFI version whose structures are declared here
+_API_MAJOR, _API_MINOR = 0, 1  # reported to XLA, which takes older minor versions
 
 
 class _ExtensionBase(ctypes.Structure):
