@@ -325,7 +325,7 @@ def average_gradients(grads: Any, *, comm: Any = None, ordered: bool = True) -> 
         flows between them (two independent calls in one step). An ordered effect
         takes jax's slower Python dispatch path and threads a token through every
         call of the compiled function, ~0.5-3 ms per call on a loaded 2-core
-        machine (benchmarks/README.md). False: an FFI call with no effect (~40-50
+        machine (benchmarks/README.md). False: an FFI call with no effect (45-115
         us over MPI's exchange); use it when every call in the program depends on
         the previous one's result, as consecutive updates of one parameter set do
         (each update's gradients depend on the parameters the previous averaged
