@@ -339,7 +339,7 @@ def allreduce_share():
     XLA FFI call) and `averaged_io_callback` (the same with `ordered=True`, an
     ordered `io_callback`).
     """
-    loop.World()  # pins this rank and lets MPI yield while waiting, as the runtime
+    loop.World()  # pins this rank and lets MPI yield while waiting, as in training
     from rlblocks import distributed
 
     config = dataclasses.replace(CONFIG, learning_starts=0)

@@ -267,11 +267,8 @@ def check_consistent(tree: Any, *, comm: Any = None) -> str:
 
 def _host_mean(comm, key, lines, *flats):
     """io_callback body: average each flat dtype group (as `allreduce_tree` does)."""
-    _world.agree(comm, key, lambda: lines)
-    scale = 1.0 / comm.Get_size()
-    outs = tuple(np.multiply(flat, scale) for flat in flats)  # fresh: XLA's are r/o
-    for out in outs:
-        _allreduce.allreduce(out, op="sum", comm=comm, out=out)
+    outs = tuple(np.empty_like(flat) for flat in flats)  # fresh: XLA's are r/o
+    _xla.mean_into(comm, key, lines, flats, outs)
     return outs
 
 

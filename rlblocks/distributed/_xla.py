@@ -153,9 +153,22 @@ def _error(frame, exc: BaseException):
     return frame.api.contents.error_create(ctypes.byref(args))
 
 
+def mean_into(comm, key, lines, flats, outs) -> None:
+    """Write the mean over `comm` of each flat vector into its `outs` entry.
+
+    The in-jit means' host side (this handler and the ordered io_callback): check
+    once that every rank passed the same `key`, then per dtype group scale by 1/N
+    into `out` and sum `out` in place across ranks, as `allreduce_tree` does.
+    """
+    _world.agree(comm, key, lambda: lines)
+    scale = 1.0 / comm.Get_size()
+    for flat, out in zip(flats, outs, strict=True):
+        np.multiply(flat, scale, out=out)
+        _allreduce.allreduce(out, op="sum", comm=comm, out=out)
+
+
 def _mean_handler(comm, key, lines, groups):
     """The FFI handler averaging `groups` ((dtype, size) per operand) over `comm`."""
-    scale = 1.0 / comm.Get_size()
 
     def handler(frame_ptr):
         frame = frame_ptr.contents
@@ -168,11 +181,11 @@ def _mean_handler(comm, key, lines, groups):
         if frame.stage != _EXECUTE:
             return None
         try:
-            _world.agree(comm, key, lambda: lines)
-            for i, (dtype, size) in enumerate(groups):
-                out = _view(frame, "rets", i, dtype, size)
-                np.multiply(_view(frame, "args", i, dtype, size), scale, out=out)
-                _allreduce.allreduce(out, op="sum", comm=comm, out=out)
+            views = [
+                [_view(frame, which, i, *group) for i, group in enumerate(groups)]
+                for which in ("args", "rets")
+            ]
+            mean_into(comm, key, lines, *views)
         except BaseException as exc:  # an XLA error on the host, not a lost one
             return _error(frame, exc)
         return None
