@@ -189,6 +189,27 @@ def test_ffi_mean_over_a_one_rank_communicator():
     np.testing.assert_array_equal(np.asarray(a2), [3.0, 3.0, 3.0, 3.0])
 
 
+def test_in_jit_mean_refuses_mpi_without_thread_multiple(monkeypatch):
+    # The in-jit means call MPI from XLA's threads while the host may call it too:
+    # an MPI initialised below MPI_THREAD_MULTIPLE is refused at trace time,
+    # before the communicator is duplicated, naming the level (SERIALIZED, 2 < 3 in
+    # Open MPI's numbering).
+    mpi = pytest.importorskip("mpi4py.MPI")
+    from rlblocks.distributed import _xla
+
+    assert _xla.thread_level() == mpi.THREAD_MULTIPLE  # what this suite runs with
+    monkeypatch.setattr(_xla, "thread_level", lambda: mpi.THREAD_SERIALIZED)
+    comm = mpi.COMM_SELF.Dup()  # not yet duplicated for in-jit use
+    try:
+        levels = f"(level {mpi.THREAD_SERIALIZED} < {mpi.THREAD_MULTIPLE})"
+        text = re.escape(f"MPI_THREAD_SERIALIZED {levels}")
+        with pytest.raises(RuntimeError, match=text):
+            _xla.in_jit_comm(comm)
+        assert id(comm) not in _xla._dups
+    finally:
+        comm.Free()
+
+
 def test_check_consistent_digest_depends_on_every_byte():
     tree = {"w": jnp.arange(4.0), "b": np.zeros(2, np.int32)}
     same = {"w": jnp.arange(4.0), "b": np.zeros(2, np.int32)}

@@ -193,6 +193,33 @@ def _mean_handler(comm, key, lines, groups):
     return handler
 
 
+def thread_level() -> int:
+    """The thread support MPI was initialised with (`MPI.Query_thread()`)."""
+    return _world.MPI.Query_thread()
+
+
+def check_thread_level() -> None:
+    """Raise RuntimeError unless MPI was initialised with MPI_THREAD_MULTIPLE.
+
+    The in-jit means call MPI on XLA's threads while the host thread may call it
+    too (`check_consistent`, host allreduces): with less than MPI_THREAD_MULTIPLE
+    that is undefined behaviour (crashes or silent corruption), so it is refused.
+    """
+    mpi = _world.MPI
+    level, multiple = thread_level(), mpi.THREAD_MULTIPLE
+    if level < multiple:  # the MPI standard orders the levels
+        names = ("SINGLE", "FUNNELED", "SERIALIZED")
+        name = {getattr(mpi, f"THREAD_{n}"): n for n in names}.get(level, "?")
+        raise RuntimeError(
+            "average_gradients inside jax.jit runs MPI on XLA's threads while the "
+            "host thread may call MPI as well, which needs MPI_THREAD_MULTIPLE; this "
+            f"process initialised MPI with MPI_THREAD_{name} (level "
+            f"{level} < {multiple}). Leave mpi4py.rc.thread_level at its default "
+            "'multiple' before mpi4py.MPI is imported, or average on the host "
+            "(average_gradients outside jax.jit)."
+        )
+
+
 def in_jit_comm(comm):
     """A duplicate of `comm` for collectives that run on XLA's threads.
 
@@ -200,9 +227,11 @@ def in_jit_comm(comm):
     its collectives may overlap host collectives on the same ranks; on their own
     communicator the two streams cannot match each other's messages. Collective:
     the first call for a communicator (at trace time) must happen on every rank.
+    Raises RuntimeError (`check_thread_level`) if MPI lacks MPI_THREAD_MULTIPLE.
     """
     entry = _dups.get(id(comm))
     if entry is None or entry[0] is not comm:
+        check_thread_level()
         entry = _dups[id(comm)] = (comm, comm.Dup())
     return entry[1]
 
