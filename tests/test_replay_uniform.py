@@ -221,8 +221,39 @@ def test_bad_items(make):
         ValueError, match=r"items\['flag'\] must have shape \[N\] with the same N=2"
     ):
         buf.add(state, {**good, "flag": np.zeros(3, np.bool_)})
+    for n in (1, 3):  # a [1] leaf would broadcast over the batch of 2: refused
+        with pytest.raises(ValueError, match=r"items\['obs'\] must have shape"):
+            buf.add(state, {**good, "obs": np.zeros((n, 2), np.float32)})
+    assert int(state.size) == 0  # nothing was written
     with pytest.raises(ValueError, match="mask"):
         buf.add(state, good, mask=np.ones(3, np.bool_))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        replay.host_uniform_buffer,
+        lambda c: replay.host_prioritized_buffer(c, alpha=0.6, beta=0.4),
+    ],
+)
+def test_host_dict_items_go_to_their_keys_in_any_key_order(make):
+    # Two leaves of one shape and dtype; the storage holds them in sorted key
+    # order (next_obs, obs), the items are built obs first: each must still land
+    # in its own leaf, for a batch of 2 and a batch of 1.
+    buf = make(4)
+    state = buf.init(
+        {"obs": np.zeros(2, np.float32), "next_obs": np.zeros(2, np.float32)}
+    )
+    for n in (2, 1):
+        buf.add(
+            state,
+            {
+                "obs": np.full((n, 2), 1.0, np.float32),
+                "next_obs": np.full((n, 2), 2.0, np.float32),
+            },
+        )
+    np.testing.assert_array_equal(state.items["obs"][:3], np.ones((3, 2)))
+    np.testing.assert_array_equal(state.items["next_obs"][:3], np.full((3, 2), 2.0))
 
 
 def test_host_sample_errors():

@@ -37,6 +37,13 @@ class _Layout:
         self.tuple_type = (
             type(storage) if self.flat and isinstance(storage, tuple) else None
         )
+        # A dict's leaves in flatten order (sorted keys), whatever order it was built
+        # in: items are matched to storage leaves by key, never by position.
+        self.keys = (
+            [path[0].key for path, _ in jax.tree.leaves_with_path(storage)]
+            if self.flat and isinstance(storage, dict)
+            else None
+        )
 
     def add_one(self, state, items, capacity: int) -> int | None:
         """Write one exactly-typed item at `insert_pos`, advance, return its slot.
@@ -66,18 +73,21 @@ class _Layout:
     def pairs(self, items):
         """[(storage_leaf, item_leaf)], checked; fast for flat tuples and dicts."""
         if self.flat and type(items) is type(self.storage):
-            xs = items.values() if isinstance(items, dict) else items
-            if (
-                not isinstance(items, dict) or items.keys() == self.storage.keys()
-            ) and (len(items) == len(self.storage)):
-                pairs = []
+            if (self.keys is None or items.keys() == self.storage.keys()) and (
+                len(items) == len(self.storage)
+            ):
+                xs = items if self.keys is None else [items[k] for k in self.keys]
+                pairs, n = [], None
                 for (b, shape, kind), x in zip(self.spec, xs, strict=True):
                     if (
                         type(x) is not np.ndarray
+                        or x.ndim != b.ndim
                         or x.shape[1:] != shape
                         or x.dtype.kind != kind
+                        or (n is not None and x.shape[:1] != n)
                     ):
-                        return self._slow(items)
+                        return self._slow(items)  # raises, naming the leaf
+                    n = x.shape[:1]
                     pairs.append((b, x))
                 return pairs
         return self._slow(items)
