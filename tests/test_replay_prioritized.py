@@ -452,3 +452,28 @@ def test_bad_hyperparameters_and_empty_sample(make):
     )
     with pytest.raises(ValueError, match="cannot sample"):
         buf.sample(buf.init(EXAMPLE), key, 2)
+
+
+@pytest.mark.parametrize(
+    "make", [replay.prioritized_buffer, replay.host_prioritized_buffer]
+)
+def test_all_zero_priorities_cannot_be_sampled(make):
+    # epsilon = 0 and every stored priority 0: the total mass is 0, so no item can
+    # be drawn and (p_min / p_i)^beta would be 0/0. Eager and host calls raise;
+    # under jit the sample is the "cannot sample" one: slot 0, all-zero weights.
+    buf = make(8, alpha=1.0, beta=0.5, epsilon=0.0)
+    state = buf.add(buf.init(EXAMPLE), make_items([1, 2, 3, 4]))
+    state = buf.update_priorities(state, np.arange(4), np.zeros(4, np.float32))
+    host = make is replay.host_prioritized_buffer
+    key = np.random.default_rng(0) if host else jax.random.key(0)
+    with pytest.raises(ValueError, match="every stored item has priority 0"):
+        buf.sample(state, key, 4)
+    if not host:
+        out = jax.jit(buf.sample, static_argnums=2)(state, key, 4)
+        np.testing.assert_array_equal(np.asarray(out.weights), np.zeros(4))
+        np.testing.assert_array_equal(np.asarray(out.indices), np.zeros(4))
+    # One item back at priority 2: it is the only one drawn, with weight 1.
+    state = buf.update_priorities(state, np.array([2]), np.array([2.0], np.float32))
+    out = buf.sample(state, key, 4)
+    np.testing.assert_array_equal(np.asarray(out.indices), [2, 2, 2, 2])
+    np.testing.assert_array_equal(np.asarray(out.weights), np.ones(4))

@@ -204,6 +204,23 @@ def test_bad_capacity(make, capacity):
         make(capacity)
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        replay.uniform_buffer,
+        replay.host_uniform_buffer,
+        replay.prioritized_buffer,
+        replay.host_prioritized_buffer,
+        replay.frame_sharing_buffer,
+    ],
+)
+def test_min_size_above_capacity_is_refused(make):
+    # A buffer of 4 slots never holds 5 items: can_sample could never be true.
+    with pytest.raises(ValueError, match="min_size=5 must be <= capacity=4"):
+        make(4, min_size=5)
+    make(4, min_size=4)  # the bound itself is accepted
+
+
 @pytest.mark.parametrize("make", [replay.uniform_buffer, replay.host_uniform_buffer])
 def test_bad_items(make):
     buf = make(4)

@@ -89,6 +89,17 @@ def check_capacity(capacity: int, name: str = "capacity") -> int:
     return int(capacity)
 
 
+def check_min_size(min_size: int, capacity: int) -> int:
+    """Return `min_size` as an int in [1, capacity], or raise ValueError."""
+    min_size = check_capacity(min_size, "min_size")
+    if min_size > capacity:
+        raise ValueError(
+            f"min_size={min_size} must be <= capacity={capacity}: the buffer never "
+            "holds more than capacity items, so can_sample would never be true"
+        )
+    return min_size
+
+
 def _kind(dtype) -> str:
     return np.dtype(dtype).kind
 

@@ -103,7 +103,7 @@ def frame_sharing_buffer(capacity: int, *, min_size: int = 1) -> _common.Buffer:
       (replay memory storing each frame once).
     """
     capacity = _common.check_capacity(capacity)
-    min_size = _common.check_capacity(min_size, "min_size")
+    min_size = _common.check_min_size(min_size, capacity)
     if capacity < 2:
         raise ValueError(f"capacity must be >= 2 to share frames, got {capacity}")
 

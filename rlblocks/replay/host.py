@@ -72,25 +72,27 @@ class _Layout:
 
     def pairs(self, items):
         """[(storage_leaf, item_leaf)], checked; fast for flat tuples and dicts."""
-        if self.flat and type(items) is type(self.storage):
-            if (self.keys is None or items.keys() == self.storage.keys()) and (
-                len(items) == len(self.storage)
+        if not (
+            self.flat
+            and type(items) is type(self.storage)
+            and len(items) == len(self.storage)
+            and (self.keys is None or items.keys() == self.storage.keys())
+        ):
+            return self._slow(items)
+        xs = items if self.keys is None else [items[k] for k in self.keys]
+        pairs, n = [], None
+        for (b, shape, kind), x in zip(self.spec, xs, strict=True):
+            if (
+                type(x) is not np.ndarray
+                or x.ndim != b.ndim
+                or x.shape[1:] != shape
+                or x.dtype.kind != kind
+                or (n is not None and x.shape[:1] != n)
             ):
-                xs = items if self.keys is None else [items[k] for k in self.keys]
-                pairs, n = [], None
-                for (b, shape, kind), x in zip(self.spec, xs, strict=True):
-                    if (
-                        type(x) is not np.ndarray
-                        or x.ndim != b.ndim
-                        or x.shape[1:] != shape
-                        or x.dtype.kind != kind
-                        or (n is not None and x.shape[:1] != n)
-                    ):
-                        return self._slow(items)  # raises, naming the leaf
-                    n = x.shape[:1]
-                    pairs.append((b, x))
-                return pairs
-        return self._slow(items)
+                return self._slow(items)  # the full check: raises or converts
+            n = x.shape[:1]
+            pairs.append((b, x))
+        return pairs
 
     def _slow(self, items):
         _common.check_items(self.storage, items)
@@ -277,7 +279,7 @@ def host_uniform_buffer(capacity: int, *, min_size: int = 1) -> _common.Buffer:
       A `Buffer(init, add, sample, can_sample)` over numpy `BufferState`s.
     """
     capacity = _common.check_capacity(capacity)
-    min_size = _common.check_capacity(min_size, "min_size")
+    min_size = _common.check_min_size(min_size, capacity)
 
     def init(example_item: Any) -> uniform.BufferState:
         return init_state(example_item, capacity)

@@ -76,7 +76,7 @@ def host_prioritized_buffer(
       Schaul, Quan, Antonoglou, Silver, "Prioritized Experience Replay", 2016.
     """
     capacity = _common.check_capacity(capacity)
-    min_size = _common.check_capacity(min_size, "min_size")
+    min_size = _common.check_min_size(min_size, capacity)
     prioritized.check_hyper(alpha, beta, epsilon)
 
     def init(example_item: Any) -> HostPrioritizedState:
@@ -110,6 +110,7 @@ def host_prioritized_buffer(
         rng = host.check_rng(rng)
         _flush(state, capacity)
         total = state.sum_tree[1]
+        prioritized.raise_if_no_mass(total)
         targets = (np.arange(batch_size) + rng.random(batch_size)) * (
             total / batch_size
         )

@@ -50,6 +50,19 @@ def check_priority_args(indices, priorities, size) -> None:
         raise ValueError(f"indices must lie in [0, size={n}), got {idx}")
 
 
+def raise_if_no_mass(total) -> None:
+    """Raise ValueError when a concrete total priority mass is 0; no-op when traced.
+
+    With epsilon = 0 every stored item may have priority 0: no item can be drawn
+    and the importance weights would be 0/0.
+    """
+    if not _common.is_traced(total) and not float(total) > 0:
+        raise ValueError(
+            "cannot sample: every stored item has priority 0 (total mass "
+            f"{float(total)}); use epsilon > 0 or give some item a priority > 0"
+        )
+
+
 def importance_weights(leaf, min_leaf, beta) -> Array:
     """w_i = (N P(i))^-beta / max_j (N P(j))^-beta = (p_min / p_i)^beta."""
     return (min_leaf / leaf) ** beta
@@ -87,14 +100,16 @@ def prioritized_buffer(
     index keeps its last value; all raise the max priority); concrete
     negative/NaN/inf priorities or indices outside [0, size) raise ValueError, traced
     ones are skipped (that entry keeps its priority). Sampling a concrete state before
-    `can_sample` raises; under jit it gives all-zero weights.
+    `can_sample` raises; under jit it gives all-zero weights. So does a state whose
+    stored items all have priority 0 (possible only with ε = 0).
 
     Args:
       capacity: number of slots C (>= 1).
       alpha: priority exponent α >= 0 (0 is uniform).
       beta: importance-sampling exponent β in [0, 1], or a schedule called with
         `state.count` (items added so far).
-      epsilon: ε >= 0 added to every priority, so no item has zero probability.
+      epsilon: ε >= 0 added to every priority; with ε > 0 no item has zero
+        probability, with ε = 0 a priority of 0 makes an item unsampleable.
       min_size: `can_sample` is true once this many items are held.
 
     Returns:
@@ -104,7 +119,7 @@ def prioritized_buffer(
       Schaul, Quan, Antonoglou, Silver, "Prioritized Experience Replay", 2016.
     """
     capacity = _common.check_capacity(capacity)
-    min_size = _common.check_capacity(min_size, "min_size")
+    min_size = _common.check_min_size(min_size, capacity)
     check_hyper(alpha, beta, epsilon)
 
     def init(example_item: Any) -> PrioritizedState:
@@ -127,8 +142,11 @@ def prioritized_buffer(
         batch_size = _common.check_batch_size(batch_size)
         ok = can_sample(state)
         _common.raise_if_cannot_sample(ok, state.size, min_size)
+        raise_if_no_mass(state.sum_tree[1])
+        ok = ok & (state.sum_tree[1] > 0)  # traced: zero weights, slot 0
         targets = sum_tree.stratified_targets(key, state.sum_tree[1], batch_size)
-        indices = jnp.minimum(sum_tree.find(state.sum_tree, targets), capacity - 1)
+        found = jnp.minimum(sum_tree.find(state.sum_tree, targets), capacity - 1)
+        indices = jnp.where(ok, found, 0)
         leaf = state.sum_tree[indices + state.sum_tree.shape[0] // 2]
         w = importance_weights(leaf, state.min_tree[1], beta_at(beta, state.count))
         weights = jnp.where(ok, w, 0.0).astype(jnp.float32)

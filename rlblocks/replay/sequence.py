@@ -44,6 +44,12 @@ def _check_sizes(capacity: int, sequence_length: int, period: int | None):
     period = _common.check_capacity(period if period is not None else 1, "period")
     if t > capacity:
         raise ValueError(f"sequence_length={t} must be <= capacity={capacity}")
+    if period > capacity - t + 1:  # the C - T + 1 starts held must meet a multiple
+        raise ValueError(
+            f"period={period} must be <= capacity - sequence_length + 1 = "
+            f"{capacity - t + 1} (capacity={capacity}, sequence_length={t}): "
+            "otherwise a full buffer at some times holds no whole window"
+        )
     return capacity, t, period
 
 
@@ -61,7 +67,8 @@ def sequence_buffer(
     Args:
       capacity: number of step slots C (>= T).
       sequence_length: window length T.
-      period: distance between consecutive window starts (default 1).
+      period: distance between consecutive window starts (default 1), at most
+        C - T + 1 so that a full buffer always holds a window.
 
     Returns:
       A `Buffer(init, add, sample, can_sample)`; `sample` returns items with
@@ -105,7 +112,8 @@ def host_sequence_buffer(
     Args:
       capacity: number of step slots C (>= T).
       sequence_length: window length T.
-      period: distance between consecutive window starts (default 1).
+      period: distance between consecutive window starts (default 1), at most
+        C - T + 1 so that a full buffer always holds a window.
 
     Returns:
       A `Buffer(init, add, sample, can_sample)` over numpy states; `sample(state,

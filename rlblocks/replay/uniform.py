@@ -80,7 +80,7 @@ def uniform_buffer(capacity: int, *, min_size: int = 1) -> _common.Buffer:
       planning and teaching", 1992.
     """
     capacity = _common.check_capacity(capacity)
-    min_size = _common.check_capacity(min_size, "min_size")
+    min_size = _common.check_min_size(min_size, capacity)
 
     def init(example_item: Any) -> BufferState:
         return init_state(example_item, capacity)
