@@ -97,6 +97,55 @@ def test_overrides_parse_types_and_reject_unknown_fields():
         cli.parse_overrides(["--nope=1"], loop.RunConfig())
     with pytest.raises(ValueError, match="double must be true or false"):
         cli.parse_overrides(["--double=maybe"], dqn_lib.DQNConfig())
+    assert (
+        cli.parse_overrides(["--batch_size=1e2"], dqn_lib.DQNConfig())[0].batch_size
+        == 100
+    )
+    with pytest.raises(ValueError, match=r"n_step must be an integer, got '2\.5'"):
+        cli.parse_overrides(["--n_step=2.5"], dqn_lib.DQNConfig())
+    with pytest.raises(ValueError, match="learning_rate must be float, got 'fast'"):
+        cli.parse_overrides(["--learning_rate=fast"], dqn_lib.DQNConfig())
+
+
+def test_bad_overrides_are_usage_errors(capsys):
+    # An out-of-range field (the config's own check) or a malformed value ends
+    # `rlblocks train` with argparse's exit status 2 and the message, before any
+    # run directory is made.
+    for arg, text in [
+        ("--gamma=1.5", "DQNConfig.gamma must lie in [0.0, 1.0], got 1.5"),
+        ("--n_step=2.5", "n_step must be an integer, got '2.5'"),
+    ]:
+        with pytest.raises(SystemExit) as exc:
+            cli.main(
+                ["train", "dqn", "--steps", "10", "--run-dir", "/nonexistent/x", arg]
+            )
+        assert exc.value.code == 2
+        assert text in capsys.readouterr().err
+
+
+def test_dqn_config_refuses_out_of_range_fields():
+    from rlblocks.agents import dqn as dqn_lib
+
+    cases = {
+        "gamma": (1.5, r"gamma must lie in \[0.0, 1.0\]"),
+        "n_step": (0, "n_step must be >= 1, got 0"),
+        "target_tau": (0.0, "target_tau must be > 0"),
+        "train_frequency": (0, "train_frequency must be >= 1"),
+        "num_atoms": (1, "num_atoms must be >= 2"),
+        "epsilon_end": (-0.1, "epsilon_end must lie in"),
+        "huber_delta": (0.0, "huber_delta must be > 0 or None"),
+        "batch_size": (2.0, "batch_size must be an int"),
+        "hidden_sizes": ((64, 0), "hidden_sizes must be ints >= 1"),
+    }
+    for field, (value, text) in cases.items():
+        with pytest.raises(ValueError, match=text):
+            dqn_lib.DQNConfig(**{field: value})
+    with pytest.raises(ValueError, match="v_min must be < v_max"):
+        dqn_lib.DQNConfig(v_min=10.0, v_max=0.0)
+    with pytest.raises(ValueError, match="batch_size=64 must be <= replay_capacity=32"):
+        dqn_lib.DQNConfig(batch_size=64, replay_capacity=32)
+    # The bounds themselves are fine: gamma 1, tau 1 (hard copies), no warm-up.
+    dqn_lib.DQNConfig(gamma=1.0, target_tau=1.0, learning_starts=0, n_step=1)
 
 
 def test_torn_checkpoint_is_never_read(tmp_path):

@@ -60,12 +60,27 @@ def _convert(text, hint, name):
     base = args[0] if args and typing.get_origin(hint) is not tuple else hint
     if typing.get_origin(base) is tuple:
         item = typing.get_args(base)[0]
-        return tuple(item(x) for x in text.split(",") if x)
+        return tuple(_scalar(x, item, name) for x in text.split(",") if x)
     if base is bool:
         if text.lower() not in ("true", "false", "1", "0"):
             raise ValueError(f"{name} must be true or false, got {text!r}")
         return text.lower() in ("true", "1")
-    return base(float(text)) if base is int else base(text)
+    return _scalar(text, base, name)
+
+
+def _scalar(text: str, kind, name: str):
+    """`text` as an int (1e5 allowed, 2.5 refused), a float or a string."""
+    if kind not in (int, float):
+        return kind(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name} must be {kind.__name__}, got {text!r}") from None
+    if kind is int:
+        if not value.is_integer():
+            raise ValueError(f"{name} must be an integer, got {text!r}")
+        return int(value)
+    return value
 
 
 # Agent names of `rlblocks train`: DQN variants as DQNConfig presets.
@@ -80,24 +95,27 @@ AGENTS = {
 PPO_AGENTS = ("a2c", "ppo")
 
 
-def _run_ppo(ns, extra):
-    run = ppo_loop.PPORunConfig(env_id=ns.env, steps=ns.steps, seed=ns.seed)
+def _configs(ns, extra):
+    """The (run, agent) configs of `rlblocks train` with the overrides applied."""
+    ppo = ns.agent in PPO_AGENTS
+    make_run = ppo_loop.PPORunConfig if ppo else loop.RunConfig
+    run = make_run(env_id=ns.env, steps=ns.steps, seed=ns.seed)
     if ns.run_dir:
         run = dataclasses.replace(run, run_dir=ns.run_dir)
-    run, agent = parse_overrides(extra, run, ppo_setup.preset(ns.agent, ns.env))
-    return ppo_loop.train(run, agent, resume=ns.resume, agent_name=ns.agent)
+    agent = ppo_setup.preset(ns.agent, ns.env) if ppo else AGENTS[ns.agent]
+    return parse_overrides(extra, run, agent)
 
 
-def _train(ns, extra):
+def _train(ns, extra, parser):
+    try:  # a bad override or an out-of-range field: a usage error, no traceback
+        run, agent = _configs(ns, extra)
+    except ValueError as exc:
+        parser.error(str(exc))
     if ns.agent in PPO_AGENTS:
-        return _report(_run_ppo(ns, extra))
-    if ns.agent not in AGENTS:
-        raise SystemExit(f"unknown agent {ns.agent!r}; available: {', '.join(AGENTS)}")
-    run = loop.RunConfig(env_id=ns.env, steps=ns.steps, seed=ns.seed)
-    if ns.run_dir:
-        run = dataclasses.replace(run, run_dir=ns.run_dir)
-    run, agent = parse_overrides(extra, run, AGENTS[ns.agent])
-    return _report(loop.train(run, agent, resume=ns.resume))
+        summary = ppo_loop.train(run, agent, resume=ns.resume, agent_name=ns.agent)
+    else:
+        summary = loop.train(run, agent, resume=ns.resume)
+    return _report(summary)
 
 
 def _report(summary):
@@ -195,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--title", default="")
     ns, extra = parser.parse_known_args(argv)
     if ns.command == "train":
-        return _train(ns, extra)
+        return _train(ns, extra, parser)
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     return _eval(ns) if ns.command == "eval" else _plot(ns)
