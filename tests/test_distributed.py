@@ -163,6 +163,13 @@ def test_one_rank_tree_helpers_are_identities():
     assert rld.average_gradients(tree) is tree
     out = jax.jit(rld.average_gradients)(tree)
     np.testing.assert_array_equal(out["w"], np.ones((2, 3)))
+    # An integer leaf has no mean: refused on one rank too, as under mpirun.
+    bad = {"w": np.ones(3, np.int32)}
+    for fn in (rld.average_gradients, jax.jit(rld.average_gradients)):
+        with pytest.raises(
+            ValueError, match=r"op='mean' needs a floating leaf \['w'\]"
+        ):
+            fn(bad)
 
 
 def test_ffi_mean_over_a_one_rank_communicator():

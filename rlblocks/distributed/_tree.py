@@ -272,13 +272,19 @@ def _host_mean(comm, key, lines, *flats):
     return outs
 
 
+def _check_mean_leaves(grads: Any) -> list[str]:
+    """Raise ValueError naming the first leaf a mean cannot average; its lines."""
+    lines = _leaf_lines(grads)
+    for line, leaf in zip(lines, jax.tree.leaves(grads), strict=False):
+        _ring.check_op("mean", _dtype(leaf), name=line.split(": ")[0])
+    return lines
+
+
 def _average_in_jit(grads: Any, comm, ordered: bool):
     """Pack each dtype group into one vector in XLA; average via an FFI call
     (unordered) or an ordered io_callback, on a duplicate of `comm`."""
     leaves, treedef = jax.tree.flatten(grads)
-    lines = _leaf_lines(grads)
-    for line, leaf in zip(lines, leaves, strict=False):
-        _ring.check_op("mean", _dtype(leaf), name=line.split(": ")[0])
+    lines = _check_mean_leaves(grads)
     groups: dict[np.dtype, list[int]] = {}
     for i, leaf in enumerate(leaves):
         groups.setdefault(_dtype(leaf), []).append(i)
@@ -337,6 +343,7 @@ def average_gradients(grads: Any, *, comm: Any = None, ordered: bool = True) -> 
     comm = _world.get_comm(comm)
     leaves = jax.tree.leaves(grads)
     if comm.Get_size() == 1 or not leaves:
+        _check_mean_leaves(grads)  # the same errors as with more ranks
         return grads
     if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
         return _average_in_jit(grads, comm, bool(ordered))
