@@ -259,3 +259,29 @@ def test_bad_shapes_raise():
         rlb.transformed_retrace(q, q, a, a, r, d, f32(np.ones((4, 3))), r, 1.0)
     with pytest.raises(ValueError, match="target_q_t"):
         rlb.transformed_n_step_q_learning(q, a, f32(np.ones((4, 3))), a, r, d, 2)
+
+
+def test_returns_stop_gradients_by_default():
+    # Like every return in the library (docs/conventions.md), the transformed
+    # returns are stop-gradiented unless stop_target_gradients=False: the default
+    # gives a zero gradient, the flag off a nonzero one (every G bootstraps from
+    # some v, e.g. G_{T-1} = r + 0.9 v_{T-1} with the identity pair).
+    r, d, v = f32(np.ones(4)), f32(np.full(4, 0.9)), f32(np.arange(4.0))
+    tx = rlb.IDENTITY_PAIR
+    q = f32(np.ones((4, 2)))
+    calls = {
+        "lambda": lambda v, **k: rlb.transformed_lambda_returns(tx, r, d, v, **k),
+        "n_step": lambda v, **k: rlb.transformed_n_step_returns(tx, r, d, v, 2, **k),
+        "off_policy": lambda v, **k: (
+            rlb.transformed_general_off_policy_returns_from_action_values(
+                tx, q * v[:, None], i32(np.zeros(4)), r, d, f32(np.ones(4)), q / 2, **k
+            )
+        ),
+    }
+    for name, fn in calls.items():
+        stopped = jax.grad(lambda v: jnp.sum(fn(v)))(v)  # noqa: B023
+        np.testing.assert_array_equal(stopped, np.zeros(4), err_msg=name)
+        flowing = jax.grad(
+            lambda v: jnp.sum(fn(v, stop_target_gradients=False))  # noqa: B023
+        )(v)
+        assert np.all(np.isfinite(flowing)) and np.any(flowing != 0), name

@@ -105,7 +105,7 @@ def transformed_lambda_returns(
     discount_t: ArrayLike,
     v_t: ArrayLike,
     lambda_: ArrayLike = 1.0,
-    stop_target_gradients: bool = False,
+    stop_target_gradients: bool = True,
 ) -> Array:
     """λ-returns in a transformed value space.
 
@@ -117,7 +117,8 @@ def transformed_lambda_returns(
       discount_t: [T] discounts γₜ₊₁.
       v_t: [T] transformed state values ṽₜ₊₁ (any layout f⁻¹ maps to [T]).
       lambda_: [] or [T] mixing parameter.
-      stop_target_gradients: stop gradients through the returns.
+      stop_target_gradients: stop gradients through the returns (default True,
+        as for every return here; rlax defaults to False).
 
     Returns:
       [T] transformed returns G̃ₜ for t = 0 … T − 1 (in f's layout).
@@ -146,7 +147,7 @@ def transformed_n_step_returns(
     v_t: ArrayLike,
     n: int,
     lambda_t: ArrayLike = 1.0,
-    stop_target_gradients: bool = False,
+    stop_target_gradients: bool = True,
 ) -> Array:
     """n-step bootstrapped returns in a transformed value space.
 
@@ -162,7 +163,8 @@ def transformed_n_step_returns(
       v_t: [T] transformed values ṽₜ₊₁ to bootstrap from.
       n: number of rewards accumulated before bootstrapping (>= 1).
       lambda_t: [] or [T] mixing parameter.
-      stop_target_gradients: stop gradients through the returns.
+      stop_target_gradients: stop gradients through the returns (default True,
+        as for every return here; rlax defaults to False).
 
     Returns:
       [T] transformed n-step returns G̃ₜ for t = 0 … T − 1.
@@ -194,7 +196,7 @@ def transformed_general_off_policy_returns_from_action_values(
     discount_t: ArrayLike,
     c_t: ArrayLike,
     pi_t: ArrayLike,
-    stop_target_gradients: bool = False,
+    stop_target_gradients: bool = True,
 ) -> Array:
     """Off-policy returns (Retrace, Tree-Backup, Q(λ), IS) in a transformed space.
 
@@ -209,7 +211,8 @@ def transformed_general_off_policy_returns_from_action_values(
       discount_t: [T] discounts γₜ₊₁.
       c_t: [T] trace coefficients cₜ₊₁ (c_t[-1] is unused).
       pi_t: [T, A] target-policy probabilities π(·|sₜ₊₁).
-      stop_target_gradients: stop gradients through the returns.
+      stop_target_gradients: stop gradients through the returns (default True,
+        as for every return here; rlax defaults to False).
 
     Returns:
       [T] transformed returns G̃ₜ for t = 0 … T − 1.
@@ -274,7 +277,9 @@ def transformed_q_lambda(
         }
     )
     v_t = jnp.max(jnp.asarray(q_t), axis=-1)
-    target = transformed_lambda_returns(tx_pair, r_t, discount_t, v_t, lambda_)
+    target = transformed_lambda_returns(
+        tx_pair, r_t, discount_t, v_t, lambda_, stop_target_gradients=False
+    )
     target = _maybe_stop(target, stop_target_gradients)
     return target - transforms.batched_index(q_tm1, a_tm1)
 
@@ -331,7 +336,7 @@ def transformed_retrace(
     pi_a_t = transforms.batched_index(pi_t, a_t)
     c_t = jnp.minimum(1.0, pi_a_t / (jnp.asarray(mu_t) + eps)) * lambda_
     target = transformed_general_off_policy_returns_from_action_values(
-        tx_pair, q_t, a_t, r_t, discount_t, c_t, pi_t
+        tx_pair, q_t, a_t, r_t, discount_t, c_t, pi_t, stop_target_gradients=False
     )
     target = _maybe_stop(target, stop_target_gradients)
     return target - transforms.batched_index(q_tm1, a_tm1)
@@ -380,6 +385,8 @@ def transformed_n_step_q_learning(
         }
     )
     v_t = transforms.batched_index(target_q_t, a_t)
-    target = transformed_n_step_returns(tx_pair, r_t, discount_t, v_t, n)
+    target = transformed_n_step_returns(
+        tx_pair, r_t, discount_t, v_t, n, stop_target_gradients=False
+    )
     target = _maybe_stop(target, stop_target_gradients)
     return target - transforms.batched_index(q_tm1, a_tm1)
