@@ -55,3 +55,28 @@ def test_check_in_range():
         checks.check_in_range(1.5, 0.0, 1.0, "epsilon")
     with pytest.raises(ValueError, match="epsilon must lie"):
         checks.check_in_range(float("nan"), 0.0, 1.0, "epsilon")
+
+
+def test_empty_batch_or_time_axis_is_refused():
+    # A mean over B = 0 examples is NaN and a return over T = 0 steps has nothing
+    # to bootstrap from: both are refused by name, here and in the losses using
+    # these layouts; other axes (A = 0 actions here) are the caller's business.
+    with pytest.raises(ValueError, match=r"q must have a non-empty batch axis B"):
+        checks.check_shapes({"q": (jnp.ones((0, 3)), "B A")})
+    with pytest.raises(ValueError, match=r"r_t must have a non-empty time axis T"):
+        checks.check_shapes({"r_t": (jnp.ones(0), "T")})
+    assert checks.check_shapes({"q": (jnp.ones((2, 0)), "B A")}) == {"B": 2, "A": 0}
+    import rlblocks as rlb
+
+    with pytest.raises(ValueError, match="q_tm1 must have a non-empty batch axis"):
+        rlb.q_learning_loss(
+            jnp.ones((0, 3)),
+            jnp.zeros(0, int),
+            jnp.ones(0),
+            jnp.ones(0),
+            jnp.ones((0, 3)),
+        )
+    with pytest.raises(ValueError, match="r_t must have a non-empty time axis"):
+        jax.jit(rlb.lambda_returns)(jnp.ones(0), jnp.ones(0), jnp.ones(0))
+    with pytest.raises(ValueError, match="policy_logits must have non-empty leading"):
+        rlb.discrete_policy_entropy_loss(jnp.zeros((0, 3)))

@@ -21,6 +21,11 @@ _KINDS = {
 }
 
 
+# Axes a loss or a return cannot be computed over when empty (a mean over no
+# examples is NaN, a return over no steps has nothing to bootstrap from).
+_NON_EMPTY = {"B": "batch", "T": "time"}
+
+
 def _layout(dims: list[str]) -> str:
     return "[" + ", ".join(dims) + "]"
 
@@ -57,7 +62,8 @@ def check_shapes(
       The size of every named dimension, e.g. ``{"B": 32, "A": 4}``.
 
     Raises:
-      ValueError: naming the first argument whose rank, size or dtype is wrong.
+      ValueError: naming the first argument whose rank, size or dtype is wrong, or
+        whose batch axis "B" or time axis "T" is empty.
     """
     known: dict[str, tuple[int, str, tuple]] = {
         k: (v, "the caller", ()) for k, v in (dims or {}).items()
@@ -75,6 +81,11 @@ def check_shapes(
                     )
                 continue
             if dim not in known:
+                if size == 0 and dim in _NON_EMPTY:
+                    raise ValueError(
+                        f"{name} must have a non-empty {_NON_EMPTY[dim]} axis "
+                        f"{dim} ({_layout(names)}), got shape {shape}"
+                    )
                 known[dim] = (size, name, shape)
                 continue
             want, src, src_shape = known[dim]

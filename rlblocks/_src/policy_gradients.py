@@ -295,6 +295,10 @@ def discrete_policy_entropy_loss(
             f"policy_logits must have rank >= 2 ([..., A]), got shape {logits.shape}"
         )
     checks.check_dtype(logits, "float", "policy_logits")
+    if 0 in logits.shape[:-1]:  # a mean over no policies is NaN
+        raise ValueError(
+            f"policy_logits must have non-empty leading axes, got shape {logits.shape}"
+        )
     if normalise and logits.shape[-1] < 2:
         raise ValueError("normalise=True needs at least 2 actions (log A > 0)")
     entropy = _entropy(logits)
