@@ -80,3 +80,31 @@ def test_empty_batch_or_time_axis_is_refused():
         jax.jit(rlb.lambda_returns)(jnp.ones(0), jnp.ones(0), jnp.ones(0))
     with pytest.raises(ValueError, match="policy_logits must have non-empty leading"):
         rlb.discrete_policy_entropy_loss(jnp.zeros((0, 3)))
+
+
+def test_concrete_numpy_scalars_are_checked_like_python_numbers():
+    # Hyperparameter checks see numpy scalars (np.float32(1), np.int64(5)) as the
+    # numbers they are: out-of-range ones are refused, valid ones accepted.
+    import numpy as np
+
+    import rlblocks as rlb
+
+    assert checks.is_number(np.float32(1)) and checks.is_integer(np.int64(5))
+    assert not checks.is_number(True) and not checks.is_integer(jnp.int32(5))
+    x = jnp.float32(0.5)
+    with pytest.raises(ValueError, match="min_value must be < max_value"):
+        rlb.transform_to_2hot(x, np.float32(1), np.float32(1), 5)
+    # 0.5 on 5 bins over [0, 1] (spacing 0.25) is bin 2 exactly.
+    two_hot = rlb.transform_to_2hot(x, 0.0, 1.0, np.int64(5))
+    assert two_hot.tolist() == [0.0, 0.0, 1.0, 0.0, 0.0]
+    trees = ({"w": jnp.ones(2)}, {"w": jnp.zeros(2)}, jnp.int32(0))
+    for period in (np.int64(0), 2.5):
+        with pytest.raises(ValueError, match="update_period must be an integer >= 1"):
+            rlb.periodic_update(*trees, period)
+    with pytest.raises(ValueError, match="huber_delta must be > 0 or None"):
+        q, a, r = jnp.ones((2, 3)), jnp.zeros(2, jnp.int32), jnp.ones(2)
+        rlb.q_learning_loss(q, a, r, r, q, huber_delta=np.float32(-1))
+    with pytest.raises(ValueError, match="eps must be >= 0"):
+        rlb.signed_parabolic(jnp.ones(2), eps=np.float64(-0.5))
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        rlb.softmax(temperature=np.float32(0))

@@ -8,6 +8,7 @@ argument, the expected layout and the shape received, e.g.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 
 import jax.numpy as jnp
@@ -98,6 +99,16 @@ def check_shapes(
         if len(spec) > 2 and spec[2] is not None:
             check_dtype(value, spec[2], name)
     return {k: v[0] for k, v in known.items()}
+
+
+def is_number(x) -> bool:
+    """True for a concrete real scalar: Python or numpy, not bool, not an array."""
+    return isinstance(x, numbers.Real) and not isinstance(x, bool | np.bool_)
+
+
+def is_integer(x) -> bool:
+    """True for a concrete integer scalar: Python or numpy, not bool."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool | np.bool_)
 
 
 def check_in_range(value, low: float, high: float, name: str) -> None:

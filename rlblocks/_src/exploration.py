@@ -280,7 +280,7 @@ def softmax(temperature: float = 1.0) -> DiscreteDistribution:
       optional keyword-only `legal_actions_mask` [..., A]. `logprob` and `entropy`
       are computed from log-softmax, so they have finite gradients.
     """
-    if isinstance(temperature, (int, float)) and temperature <= 0:
+    if checks.is_number(temperature) and not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
 
     def log_probs(logits, legal_actions_mask):
@@ -387,7 +387,7 @@ def add_dirichlet_noise(
       Silver et al., Mastering the game of Go without human knowledge, 2017.
     """
     checks.check_shapes({"prior": (prior, "B A", "float")})
-    if isinstance(dirichlet_alpha, (int, float)) and dirichlet_alpha <= 0:
+    if checks.is_number(dirichlet_alpha) and not dirichlet_alpha > 0:
         raise ValueError(f"dirichlet_alpha must be > 0, got {dirichlet_alpha}")
     checks.check_in_range(dirichlet_fraction, 0.0, 1.0, "dirichlet_fraction")
     prior = jnp.asarray(prior)

@@ -54,7 +54,7 @@ def huber_loss(x: ArrayLike, delta: float = 1.0) -> Array:
     References:
       Huber, Robust Estimation of a Location Parameter, 1964.
     """
-    if isinstance(delta, (int, float)) and delta <= 0:
+    if checks.is_number(delta) and not delta > 0:
         raise ValueError(f"delta must be > 0, got {delta}")
     x = jnp.asarray(x)
     abs_x = jnp.abs(x)
@@ -106,6 +106,8 @@ def td_penalty(td_error: ArrayLike, huber_delta: float | None = None) -> Array:
     Returns:
       The elementwise penalty, shaped like `td_error`.
     """
+    if checks.is_number(huber_delta) and not huber_delta > 0:
+        raise ValueError(f"huber_delta must be > 0 or None, got {huber_delta}")
     if huber_delta is None:
         return l2_loss(td_error)
     return huber_loss(td_error, huber_delta)

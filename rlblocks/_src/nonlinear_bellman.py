@@ -173,8 +173,9 @@ def transformed_n_step_returns(
       Kapturowski et al., Recurrent Experience Replay in Distributed Reinforcement
       Learning, 2019.
     """
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be an integer >= 1, got {n}")
+    if not checks.is_integer(n) or n < 1:
+        raise ValueError(f"n must be an integer >= 1, got {n!r}")
+    n = int(n)
     values = tx_pair.apply_inv(v_t)
     checks.check_shapes(
         {

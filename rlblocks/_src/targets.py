@@ -43,8 +43,12 @@ def periodic_update(
     _check_trees(new_tensors, old_tensors)
     checks.check_rank(steps, 0, "steps", "[]")
     checks.check_dtype(steps, "int", "steps")
-    if isinstance(update_period, int) and update_period < 1:
-        raise ValueError(f"update_period must be >= 1, got {update_period}")
+    if checks.is_number(update_period) and not (
+        checks.is_integer(update_period) and update_period >= 1
+    ):
+        raise ValueError(
+            f"update_period must be an integer >= 1, got {update_period!r}"
+        )
     return optax.periodic_update(new_tensors, old_tensors, steps, update_period)
 
 

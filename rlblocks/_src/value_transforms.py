@@ -85,8 +85,14 @@ def signed_hyperbolic(x: ArrayLike, eps: float = 1e-3) -> Array:
       Reinforcement Learning, 2019.
     """
     checks.check_dtype(x, "float", "x")
+    _check_eps(eps)
     x = jnp.asarray(x)
     return x / (jnp.sqrt(jnp.abs(x) + 1.0) + 1.0) + eps * x
+
+
+def _check_eps(eps) -> None:
+    if checks.is_number(eps) and not eps >= 0:  # < 0 makes h non-monotone, h⁻¹ NaN
+        raise ValueError(f"eps must be >= 0, got {eps}")
 
 
 def signed_parabolic(x: ArrayLike, eps: float = 1e-3) -> Array:
@@ -110,6 +116,7 @@ def signed_parabolic(x: ArrayLike, eps: float = 1e-3) -> Array:
       Atari, 2018.
     """
     checks.check_dtype(x, "float", "x")
+    _check_eps(eps)
     x = jnp.asarray(x)
     b = 1.0 + 2.0 * eps
     denominator = b + jnp.sqrt(b * b + 4.0 * eps * jnp.abs(x))
@@ -160,7 +167,7 @@ def power(x: ArrayLike, p: float) -> Array:
       [...] transformed values.
     """
     checks.check_dtype(x, "float", "x")
-    if isinstance(p, (int, float)) and not p > 0:
+    if checks.is_number(p) and not p > 0:
         raise ValueError(f"p must be > 0, got {p}")
     q = jnp.sqrt(p)
     return jnp.sign(x) * jnp.expm1(p * jnp.log1p(jnp.abs(x) / q)) / q
@@ -227,9 +234,9 @@ def transform_from_2hot(
 
 
 def _check_support(min_value, max_value, num_bins) -> None:
-    if not isinstance(num_bins, int) or num_bins < 2:
-        raise ValueError(f"num_bins must be an integer >= 2, got {num_bins}")
-    concrete = all(isinstance(v, (int, float)) for v in (min_value, max_value))
+    if not checks.is_integer(num_bins) or num_bins < 2:
+        raise ValueError(f"num_bins must be an integer >= 2, got {num_bins!r}")
+    concrete = all(checks.is_number(v) for v in (min_value, max_value))
     if concrete and not min_value < max_value:
         raise ValueError(
             f"min_value must be < max_value, got {min_value} and {max_value}"
