@@ -252,6 +252,10 @@ def test_bad_shapes_raise():
         rlb.transformed_n_step_returns(tx, r, d, f32(np.ones((4, 2))), 2)
     with pytest.raises(ValueError, match="n must be an integer >= 1"):
         rlb.transformed_n_step_returns(tx, r, d, v, 0)
+    q, a = f32(np.ones((4, 3))), i32(np.zeros(4))
+    for lam in (f32(np.ones(1)), f32(np.ones(5))):  # [1] would broadcast: refused
+        with pytest.raises(ValueError, match=r"lambda_ must have shape \[T\] with T=4"):
+            rlb.transformed_retrace(q, q, a, a, r, d, q / 3, f32(np.ones(4)), lam)
     q, a = f32(np.ones((4, 2))), i32(np.zeros(4))
     with pytest.raises(ValueError, match="a_t must have an integer dtype"):
         rlb.transformed_retrace(q, q, a, f32(np.zeros(4)), r, d, q, r, 1.0)

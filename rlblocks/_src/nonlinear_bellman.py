@@ -17,7 +17,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from rlblocks._src import checks, transforms, value_transforms
+from rlblocks._src import checks, multistep, transforms, value_transforms
 from rlblocks._src.types import Array, ArrayLike
 
 TxPair = value_transforms.TxPair
@@ -325,7 +325,7 @@ def transformed_retrace(
       Kapturowski et al., Recurrent Experience Replay in Distributed Reinforcement
       Learning, 2019.
     """
-    checks.check_shapes(
+    dims = checks.check_shapes(
         {
             "q_tm1": (q_tm1, "T A", "float"),
             "a_tm1": (a_tm1, "T", "int"),
@@ -334,8 +334,9 @@ def transformed_retrace(
             "mu_t": (mu_t, "T", "float"),
         }
     )
+    lam = multistep.per_step(lambda_, dims["T"], "lambda_", jnp.result_type(pi_t))
     pi_a_t = transforms.batched_index(pi_t, a_t)
-    c_t = jnp.minimum(1.0, pi_a_t / (jnp.asarray(mu_t) + eps)) * lambda_
+    c_t = jnp.minimum(1.0, pi_a_t / (jnp.asarray(mu_t) + eps)) * lam
     target = transformed_general_off_policy_returns_from_action_values(
         tx_pair, q_t, a_t, r_t, discount_t, c_t, pi_t, stop_target_gradients=False
     )
