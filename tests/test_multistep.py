@@ -1001,3 +1001,38 @@ def test_loss_bad_shapes_raise():
             data["q_t"][:-1],
             0.5,
         )
+
+
+def test_integer_rewards_and_discounts_equal_their_float_values():
+    # docs/conventions.md: rewards and discounts may be any number. Integer r = 1
+    # and discount = 1 give the same returns and losses as the floats 1.0.
+    ones, ones_i = jnp.ones(4), jnp.ones(4, jnp.int32)
+    v, v5 = jnp.arange(4.0), jnp.arange(5.0)
+    tx = rlb.SIGNED_HYPERBOLIC_PAIR
+    q, a = jnp.ones((4, 2, 3)), jnp.zeros((4, 2), jnp.int32)
+    pi, mu = jnp.full((4, 2, 3), 1 / 3), jnp.full((4, 2), 0.5)
+    calls = {
+        "discounted_returns": lambda r, d: rlb.discounted_returns(r, d, v),
+        "gae": lambda r, d: rlb.truncated_generalized_advantage_estimation(
+            r, d, 0.9, v5
+        ),
+        "transformed_lambda_returns": lambda r, d: rlb.transformed_lambda_returns(
+            tx, r, d, v
+        ),
+        "transformed_n_step_returns": lambda r, d: rlb.transformed_n_step_returns(
+            tx, r, d, v, 2
+        ),
+        "q_lambda_loss": lambda r, d: rlb.q_lambda_loss(
+            q, a, r[:, None] * jnp.ones(2, r.dtype), d[:, None] * jnp.ones(2, d.dtype),
+            q, 0.9,
+        )[0],
+        "retrace_loss": lambda r, d: rlb.retrace_loss(
+            q, q, a, a, r[:, None] * jnp.ones(2, r.dtype),
+            d[:, None] * jnp.ones(2, d.dtype), pi, mu, 0.9,
+        )[0],
+    }  # fmt: skip
+    for name, fn in calls.items():
+        want = fn(ones, ones)
+        got = fn(ones_i, ones_i)
+        assert jnp.result_type(got) == jnp.float32, name
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), err_msg=name)

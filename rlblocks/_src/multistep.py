@@ -140,7 +140,7 @@ def discounted_returns(
       Sutton & Barto, Reinforcement Learning: An Introduction, 2018, ch. 3.
     """
     dims = checks.check_shapes(
-        {"r_t": (r_t, "T", "number"), "discount_t": (discount_t, "T", "float")}
+        {"r_t": (r_t, "T", "number"), "discount_t": (discount_t, "T", "number")}
     )
     checks.check_dtype(v_t, "float", "v_t")
     v_t = per_step(v_t, dims["T"], "v_t", jnp.result_type(v_t))
@@ -228,7 +228,7 @@ def truncated_generalized_advantage_estimation(
       Advantage Estimation, 2016.
     """
     dims = checks.check_shapes(
-        {"r_t": (r_t, "T", "number"), "discount_t": (discount_t, "T", "float")}
+        {"r_t": (r_t, "T", "number"), "discount_t": (discount_t, "T", "number")}
     )
     checks.check_shapes({"values": (values, "T1", "float")}, {"T1": dims["T"] + 1})
     r_t, discount_t, values = (jnp.asarray(x) for x in (r_t, discount_t, values))

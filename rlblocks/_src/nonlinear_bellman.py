@@ -130,8 +130,8 @@ def transformed_lambda_returns(
     values = tx_pair.apply_inv(v_t)
     checks.check_shapes(
         {
-            "r_t": (r_t, "T", "float"),
-            "discount_t": (discount_t, "T", "float"),
+            "r_t": (r_t, "T", "number"),
+            "discount_t": (discount_t, "T", "number"),
             "v_t (after tx_pair.apply_inv)": (values, "T", "float"),
         }
     )
@@ -179,8 +179,8 @@ def transformed_n_step_returns(
     values = tx_pair.apply_inv(v_t)
     checks.check_shapes(
         {
-            "r_t": (r_t, "T", "float"),
-            "discount_t": (discount_t, "T", "float"),
+            "r_t": (r_t, "T", "number"),
+            "discount_t": (discount_t, "T", "number"),
             "v_t (after tx_pair.apply_inv)": (values, "T", "float"),
         }
     )
@@ -226,8 +226,8 @@ def transformed_general_off_policy_returns_from_action_values(
         {
             "q_t (after tx_pair.apply_inv)": (q_values, "T A", "float"),
             "a_t": (a_t, "T", "int"),
-            "r_t": (r_t, "T", "float"),
-            "discount_t": (discount_t, "T", "float"),
+            "r_t": (r_t, "T", "number"),
+            "discount_t": (discount_t, "T", "number"),
             "c_t": (c_t, "T", "float"),
             "pi_t": (pi_t, "T A", "float"),
         }

@@ -146,8 +146,8 @@ def _check_q(specs, extra=None):
     base = {
         "q_tm1": (specs[0], "T B A", "float"),
         "a_tm1": (specs[1], "T B", "int"),
-        "r_t": (specs[2], "T B", "float"),
-        "discount_t": (specs[3], "T B", "float"),
+        "r_t": (specs[2], "T B", "number"),
+        "discount_t": (specs[3], "T B", "number"),
         "q_t": (specs[4], "T B A", "float"),
     }
     return checks.check_shapes({**base, **(extra or {})})
