@@ -156,3 +156,19 @@ def test_sample_categorical_frequencies_match_softmax():
     )
     share_one = np.asarray(many).mean(axis=0)  # P(a=1): 1/(1+e^5) ≈ 0.0067, 0.9933
     np.testing.assert_allclose(share_one, [0.0067, 0.9933], atol=0.004)
+
+
+def test_config_refuses_out_of_range_fields():
+    # Each field is checked on construction and named in the error.
+    cases = {
+        "gae_lambda": (1.5, r"PPOConfig.gae_lambda must lie in \[0.0, 1.0\]"),
+        "gamma": (-0.1, r"PPOConfig.gamma must lie in \[0.0, 1.0\]"),
+        "clip_eps": (0.0, "PPOConfig.clip_eps must be > 0"),
+        "num_minibatches": (0, "PPOConfig.num_minibatches must be >= 1"),
+        "num_envs": (2.0, "PPOConfig.num_envs must be an int"),
+        "hidden_sizes": ((64, -1), "PPOConfig.hidden_sizes must be ints >= 1"),
+    }
+    for field, (value, text) in cases.items():
+        with pytest.raises(ValueError, match=text):
+            ppo.PPOConfig(**{field: value})
+    ppo.PPOConfig(gamma=1.0, gae_lambda=0.0, entropy_cost=0.0)  # bounds accepted

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import numbers
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -42,7 +41,8 @@ import optax
 
 import rlblocks as rlb
 from rlblocks import replay as replay_lib
-from rlblocks.agents import networks
+from rlblocks.agents import _config, networks
+from rlblocks.agents._config import INF
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,51 +119,35 @@ class DQNConfig:
 
     def __post_init__(self):
         """Raise ValueError naming the first field outside its range."""
-        inf = float("inf")
-        ranges = {
-            "gamma": (0.0, 1.0),
-            "priority_alpha": (0.0, inf),
-            "priority_beta": (0.0, 1.0),
-            "epsilon_start": (0.0, 1.0),
-            "epsilon_end": (0.0, 1.0),
-            "learning_rate_end": (0.0, inf),
-            "quantile_huber": (0.0, inf),
-        }
-        for name, (low, high) in ranges.items():
-            _check_number(self, name, low, high)
-        for name in ("learning_rate", "adam_eps", "target_tau"):
-            _check_number(self, name, 0.0, 1.0 if name == "target_tau" else inf)
-            if getattr(self, name) == 0:
-                raise ValueError(f"DQNConfig.{name} must be > 0, got 0")
-        for name in ("huber_delta", "max_grad_norm"):
-            value = getattr(self, name)
-            if value is not None:
-                _check_number(self, name, 0.0, inf)
-                if value == 0:
-                    raise ValueError(f"DQNConfig.{name} must be > 0 or None, got 0")
-        minimum = {
-            "n_step": 1,
-            "target_update_period": 1,
-            "epsilon_decay_steps": 0,
-            "learning_rate_decay_updates": -1,
-            "batch_size": 1,
-            "replay_capacity": 1,
-            "learning_starts": 0,
-            "train_frequency": 1,
-            "num_atoms": 2,
-            "num_quantiles": 1,
-        }
-        for name, low in minimum.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-                raise ValueError(f"DQNConfig.{name} must be an int, got {value!r}")
-            if value < low:
-                raise ValueError(f"DQNConfig.{name} must be >= {low}, got {value}")
-        sizes = self.hidden_sizes
-        if not all(isinstance(h, numbers.Integral) and h >= 1 for h in sizes):
-            raise ValueError(f"DQNConfig.hidden_sizes must be ints >= 1, got {sizes!r}")
-        _check_number(self, "v_min", -inf, inf)
-        _check_number(self, "v_max", -inf, inf)
+        _config.check_fields(
+            self,
+            ranges={
+                "gamma": (0.0, 1.0),
+                "priority_alpha": (0.0, INF),
+                "priority_beta": (0.0, 1.0),
+                "epsilon_start": (0.0, 1.0),
+                "epsilon_end": (0.0, 1.0),
+                "learning_rate_end": (0.0, INF),
+                "quantile_huber": (0.0, INF),
+                "v_min": (-INF, INF),
+                "v_max": (-INF, INF),
+            },
+            positive={"learning_rate": INF, "adam_eps": INF, "target_tau": 1.0},
+            optional_positive=("huber_delta", "max_grad_norm"),
+            ints={
+                "n_step": 1,
+                "target_update_period": 1,
+                "epsilon_decay_steps": 0,
+                "learning_rate_decay_updates": -1,
+                "batch_size": 1,
+                "replay_capacity": 1,
+                "learning_starts": 0,
+                "train_frequency": 1,
+                "num_atoms": 2,
+                "num_quantiles": 1,
+            },
+            sizes=("hidden_sizes",),
+        )
         if not self.v_min < self.v_max:
             raise ValueError(
                 f"DQNConfig.v_min must be < v_max, got v_min={self.v_min}, "
@@ -174,15 +158,6 @@ class DQNConfig:
                 f"DQNConfig.batch_size={self.batch_size} must be <= "
                 f"replay_capacity={self.replay_capacity}"
             )
-
-
-def _check_number(config, name: str, low: float, high: float) -> None:
-    """Raise ValueError unless `config.name` is a real number in [low, high]."""
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"DQNConfig.{name} must be a number, got {value!r}")
-    if not low <= value <= high:  # also false for NaN
-        raise ValueError(f"DQNConfig.{name} must lie in [{low}, {high}], got {value}")
 
 
 class Transition(NamedTuple):

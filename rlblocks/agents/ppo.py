@@ -31,6 +31,8 @@ import optax
 
 from rlblocks import envs
 from rlblocks._src import losses, multistep, policy_gradients, types
+from rlblocks.agents import _config
+from rlblocks.agents._config import INF
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +71,32 @@ class PPOConfig:
     """Standardize advantages per minibatch."""
     reward_scale: float = 1.0
     """Rewards are multiplied by this before GAE (e.g. 0.1 for Pendulum's [-16, 0])."""
+
+    def __post_init__(self):
+        """Raise ValueError naming the first field outside its range."""
+        _config.check_fields(
+            self,
+            ranges={
+                "gamma": (0.0, 1.0),
+                "gae_lambda": (0.0, 1.0),
+                "entropy_cost": (0.0, INF),
+                "value_cost": (0.0, INF),
+            },
+            positive={
+                "clip_eps": INF,
+                "learning_rate": INF,
+                "max_grad_norm": INF,
+                "reward_scale": INF,
+            },
+            ints={
+                "num_envs": 1,
+                "num_steps": 1,
+                "total_steps": 0,
+                "update_epochs": 1,
+                "num_minibatches": 1,
+            },
+            sizes=("hidden_sizes",),
+        )
 
     @property
     def num_iterations(self) -> int:
