@@ -92,6 +92,10 @@ def test_l2_project_bad_shapes():
         rlb.categorical_l2_project(f32([0.0, 1.0]), f32([1.0]), f32([0.0, 1.0]))
     with pytest.raises(ValueError, match="z_q must have rank 1"):
         rlb.categorical_l2_project(f32([0.0]), f32([1.0]), f32([[0.0, 1.0]]))
+    # A decreasing target support (v_min > v_max) would give a "distribution" of
+    # mass Q: refused when concrete.
+    with pytest.raises(ValueError, match="z_q must be increasing"):
+        rlb.categorical_l2_project(f32([0.0, 1.0]), f32([0.5, 0.5]), f32([1.0, 0.0]))
 
 
 def test_cross_entropy_hand_values(variant):
@@ -383,20 +387,37 @@ def test_quantile_q_learning_loss_matches_reference(shared_tau):
     np.testing.assert_allclose(loss, np.mean(weights * np.array(per)), rtol=1e-5)
 
 
-def test_quantile_expected_sarsa_loss_equals_loop():
+@pytest.mark.parametrize("kappa", [0.0, 1.0])
+def test_quantile_expected_sarsa_loss_equals_loop(kappa):
     rng = np.random.default_rng(12)
     args = _random_quantile(rng, 3, shared_tau=False)
     dist_t, probs = f32(rng.normal(size=(3, 5, 3))), f32(rng.dirichlet(np.ones(3), 3))
-    loss, extra = jax.jit(rlb.quantile_expected_sarsa_loss)(
-        *args.values(), dist_t, probs
-    )
-    sarsa = jax.jit(rlb.quantile_expected_sarsa)
+    weights = rng.uniform(size=3)
+    fn = jax.jit(rlb.quantile_expected_sarsa_loss, static_argnums=7)
+    loss, extra = fn(*args.values(), dist_t, probs, kappa, weights=f32(weights))
+    sarsa = jax.jit(rlb.quantile_expected_sarsa, static_argnums=7)
     loop = [
-        sarsa(*[v[b] for v in args.values()], dist_t[b], probs[b]) for b in range(3)
+        sarsa(*[v[b] for v in args.values()], dist_t[b], probs[b], kappa)
+        for b in range(3)
     ]
     np.testing.assert_allclose(extra.td_error, loop, rtol=1e-6)
-    np.testing.assert_allclose(loss, np.mean(loop), rtol=1e-6)
+    # Numpy reference: targets y[:, a] = r + γ θ_t[:, a] for every action a; the
+    # per-example loss Σₐ π(a) QR(θ_tm1[:, a_tm1], τ, y[:, a]).
+    per = []
+    for b in range(3):
+        target = args["r_t"][b] + args["discount_t"][b] * np.asarray(dist_t[b])
+        np.testing.assert_allclose(extra.target[b], target, rtol=1e-6)
+        src = args["dist_q_tm1"][b][:, int(args["a_tm1"][b])]
+        tau = args["tau_q_tm1"][b]
+        per.append(
+            sum(
+                probs[b][a] * ref.quantile_huber_loss(src, tau, target[:, a], kappa)
+                for a in range(3)
+            )
+        )
     assert extra.target.shape == (3, 5, 3)
+    np.testing.assert_allclose(extra.td_error, per, rtol=1e-5)
+    np.testing.assert_allclose(loss, np.mean(weights * np.array(per)), rtol=1e-5)
 
 
 def test_quantile_loss_gradients_and_bad_shapes():

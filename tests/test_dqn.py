@@ -123,16 +123,36 @@ def test_act_with_zero_epsilon_is_greedy():
     np.testing.assert_array_equal(actions, np.argmax(np.asarray(q), -1))
 
 
+PERIODIC = {"target_update_period": 3, "target_tau": 1.0}
+
+
 @pytest.mark.parametrize(
     "kw",
-    [{}, {"double": False, "dueling": True, "n_step": 2, "prioritized": True}],
+    [
+        PERIODIC,
+        {
+            **PERIODIC,
+            "double": False,
+            "dueling": True,
+            "n_step": 2,
+            "prioritized": True,
+        },
+        {"target_update_period": 3, "target_tau": 0.25},  # Polyak: period unused
+    ],
 )
 def test_step_updates_when_due_and_copies_target_periodically(kw):
-    _, agent = _agent(target_update_period=3, target_tau=1.0, **kw)
+    _, agent = _agent(**kw)
+    tau = kw["target_tau"]
     step = jax.jit(agent.step, donate_argnums=0)
     state = agent.init(jax.random.PRNGKey(0))
-    init_params = jax.tree.map(np.asarray, state.params)
+
+    def copy(tree):  # the step donates its state: keep host copies
+        return jax.tree.map(np.array, tree)
+
+    init_params, init_target = copy(state.params), copy(state.target_params)
+    params, target = init_params, init_target
     obs = np.zeros((2, 2), np.float32)
+    updated_at, copied_at = [], []
     for k in range(10):
         nxt = np.full((2, 2), k + 1.0, np.float32)
         tr = dqn_lib.Transition(
@@ -143,22 +163,48 @@ def test_step_updates_when_due_and_copies_target_periodically(kw):
             np.zeros(2, bool),
             nxt,
         )
+        before = int(state.updates)
+        prev_params, prev_target = params, target
         state, actions, metrics = step(state, tr, nxt)
+        params, target = copy(state.params), copy(state.target_params)
         obs = nxt
         assert actions.shape == (2,)
-    # 20 env steps, learning starts at 8, one update per 2 steps: steps 8..20 -> 7.
+        u = int(state.updates)
+        if u == before:  # no update: neither network moves
+            jax.tree.map(np.testing.assert_array_equal, params, prev_params)
+            jax.tree.map(np.testing.assert_array_equal, target, prev_target)
+            continue
+        assert u == before + 1
+        updated_at.append(int(state.env_steps))
+        if tau < 1.0:  # θ⁻ ← τ θ + (1 − τ) θ⁻ after every update
+            want = jax.tree.map(
+                lambda o, t: tau * o + (1 - tau) * t, params, prev_target
+            )
+            jax.tree.map(
+                lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+                target,
+                want,
+            )
+        elif u % 3 == 0:  # period 3: θ⁻ ← θ at updates 3, 6
+            copied_at.append(u)
+            jax.tree.map(np.testing.assert_array_equal, target, params)
+        else:
+            jax.tree.map(np.testing.assert_array_equal, target, prev_target)
+    # 20 env steps (2 per call), learning starts at 8, one update per 2 steps:
+    # updates at env steps 8, 10, ..., 20 -> 7.
+    assert updated_at == [8, 10, 12, 14, 16, 18, 20]
     assert int(state.env_steps) == 20
     assert int(state.updates) == 7
+    assert copied_at == ([] if tau < 1.0 else [3, 6])
     assert np.isfinite(float(metrics["loss"]))
-    changed = jax.tree.map(
-        lambda a, b: not np.allclose(a, b), state.params, init_params
-    )
-    assert all(jax.tree.leaves(changed))
-    # Target copied at update 6 (period 3), online moved once more since.
-    diff = jax.tree.map(
-        lambda a, b: np.abs(a - b).max(), state.params, state.target_params
-    )
-    assert max(jax.tree.leaves(diff)) > 0
+
+    def moved(a, b):
+        return jax.tree.leaves(jax.tree.map(lambda x, y: not np.allclose(x, y), a, b))
+
+    assert all(moved(params, init_params))
+    assert all(moved(target, init_target))
+    # Periodic: copied at update 6, online moved at update 7; Polyak: τ < 1 lags.
+    assert any(moved(params, target))
 
 
 def test_dueling_head_centres_advantages():
@@ -253,9 +299,24 @@ def test_one_update_reduces_the_loss_on_a_fixed_batch(dist, double):
     after = loss_fn(new_state.params, new_state.target_params, batch, jnp.ones(4))[0]
     np.testing.assert_allclose(metrics["loss"], before, rtol=1e-5)
     assert after < before
-    # Priorities were rewritten from |td_error| (the prior max priority was 1).
-    assert not np.allclose(np.abs(td_error), 1.0)
-    assert not np.allclose(new_state.replay.sum_tree, state.replay.sum_tree)
+    # The update's own sample (same key): 4 equal leaves, 4 strata of the mass, so
+    # each stratum draws its own slot; its TD errors are those of the fixed batch.
+    _, _, extras = jax.jit(agent.grads)(state)
+    assert sorted(np.asarray(extras.indices).tolist()) == [0, 1, 2, 3]
+    np.testing.assert_allclose(extras.td_error, td_error, rtol=1e-5)
+    # Priorities were rewritten from |δ|: leaf i of the sum tree (node L + i, L = 64
+    # for capacity 64) holds (|δ_i| + ε)^α, ε = 1e-6, α = 0.6; slots 4..63 are empty.
+    td = np.abs(np.asarray(extras.td_error, np.float64))
+    assert not np.allclose(td, 1.0)  # differs from the prior max priority 1
+    leaves = np.zeros(64)
+    leaves[np.asarray(extras.indices)] = (td + 1e-6) ** 0.6
+    tree = np.asarray(new_state.replay.sum_tree)
+    assert tree.shape == (128,)
+    np.testing.assert_allclose(tree[64:], leaves, rtol=1e-5)
+    np.testing.assert_allclose(tree[1], leaves.sum(), rtol=1e-5)  # the root
+    # max_priority, given to new items, is max(1, max |δ| + ε) (before the α power).
+    want_max = max(1.0, td.max() + 1e-6)
+    np.testing.assert_allclose(new_state.replay.max_priority, want_max, rtol=1e-5)
 
 
 @pytest.mark.parametrize("agent_name", ["c51", "qr_dqn"])

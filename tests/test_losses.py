@@ -105,6 +105,7 @@ def test_td_penalty_and_weighted_mean():
     per_example = jnp.array([2.0, 0.125])
     weights = jnp.array([3.0, 2.0])
     np.testing.assert_allclose(losses.weighted_mean(per_example, weights), 3.125)
+    # No weights: the plain mean (2 + 0.125) / 2 = 1.0625
     np.testing.assert_allclose(losses.weighted_mean(per_example), 1.0625)
     with pytest.raises(ValueError, match="weights must have shape"):
         losses.weighted_mean(per_example, jnp.ones(3))

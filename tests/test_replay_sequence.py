@@ -44,6 +44,7 @@ class SequenceMachine(RuleBasedStateMachine):
     @rule(config=st.sampled_from([(4, 3, 1), (5, 2, 2)]))
     def create(self, config):
         capacity, length, period = config
+        self.config = config
         self.buf = self.make(capacity, length, period)
         self.state = self.buf.init(EXAMPLE)
         self.model = SequenceModel(capacity, length, period)
@@ -62,29 +63,30 @@ class SequenceMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.buf is not None)
     @rule(seed=st.integers(0, 2**16))
     def sample(self, seed):
-        starts = self.model.starts()
-        if not starts:
-            with pytest.raises(ValueError, match="cannot sample"):
-                replay.host_sequence_buffer(3, 1).sample(
-                    self.as_host(), np.random.default_rng(0), 4
-                )
+        if not self.model.starts():
+            self.sample_without_window(seed)
             return
         out = self.buf.sample(self.state, self.key(seed), 4)
         ids = np.asarray(out.item["id"])
         assert ids.shape == (4, self.model.length)
         windows = {
             k % self.model.capacity: self.model.history[k : k + self.model.length]
-            for k in starts
+            for k in self.model.starts()
         }
         for b, slot in enumerate(np.asarray(out.indices)):
             assert int(slot) in windows
             assert ids[b].tolist() == windows[int(slot)]
         np.testing.assert_array_equal(np.asarray(out.item["obs"])[..., 1], 2 * ids)
+        np.testing.assert_array_equal(np.asarray(out.weights), np.ones(4, np.float32))
 
-    def as_host(self):
-        # An empty-window state: check the concrete error path on a host twin.
-        buf = replay.host_sequence_buffer(3, 3)
-        return buf.init(EXAMPLE)
+    def sample_without_window(self, seed):
+        # Under jit the state is traced: no error, all-zero weights. Eagerly the same
+        # concrete state raises.
+        out = self.buf.sample(self.state, self.key(seed), 4)
+        np.testing.assert_array_equal(np.asarray(out.weights), np.zeros(4, np.float32))
+        eager = replay.sequence_buffer(*self.config[:2], period=self.config[2])
+        with pytest.raises(ValueError, match="cannot sample"):
+            eager.sample(self.state, self.key(seed), 4)
 
     @precondition(lambda self: self.buf is not None)
     @invariant()
@@ -99,6 +101,10 @@ class HostSequenceMachine(SequenceMachine):
 
     def key(self, seed):
         return np.random.default_rng(seed)
+
+    def sample_without_window(self, seed):
+        with pytest.raises(ValueError, match="cannot sample"):
+            self.buf.sample(self.state, self.key(seed), 4)
 
 
 TestSequenceJit = SequenceMachine.TestCase
@@ -160,6 +166,12 @@ def test_bad_sizes(make):
         make(4, 5)
     with pytest.raises(ValueError, match="period"):
         make(4, 2, period=0)
+    # A full buffer holds the C - T + 1 = 2 starts count-4, count-3: period 3 would
+    # leave times with neither a multiple of 3 (count = 6: starts 2, 3 hold 3; count
+    # = 8: starts 4, 5 hold none).
+    with pytest.raises(ValueError, match=r"period=3 must be <= capacity - seq.* = 2"):
+        make(4, 3, period=3)
+    make(4, 3, period=2)  # the largest period that always has a window
     buf = make(4, 3)
     key = (
         jax.random.key(0)

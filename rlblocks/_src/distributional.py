@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from rlblocks._src import checks
 from rlblocks._src.types import Array, ArrayLike
@@ -51,6 +52,8 @@ def categorical_l2_project(z_p: ArrayLike, probs: ArrayLike, z_q: ArrayLike) -> 
             "z_q": (z_q, "Q", "float"),
         }
     )
+    if not isinstance(z_q, jax.core.Tracer) and np.any(np.diff(np.asarray(z_q)) < 0):
+        raise ValueError(f"z_q must be increasing, got {np.asarray(z_q)}")
     z_q = jnp.asarray(z_q)
     inf = jnp.full((1,), jnp.inf, z_q.dtype)
     gaps = jnp.diff(z_q)
