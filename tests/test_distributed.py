@@ -141,6 +141,10 @@ def test_mean_division_gives_the_bits_of_a_true_division(dtype, n):
 def test_one_rank_world_basics(capsys):
     assert (rld.rank(), rld.size(), rld.is_root()) == (0, 1, True)
     assert rld.rank_seed(123) == 123  # rank 0 keeps the seed
+    assert rld.rank_seed(np.int64(2**31 - 1)) == 2**31 - 1
+    for bad in (-1, 1.7, 2**31, 2**40):  # 2**40 would wrap onto seed 0
+        with pytest.raises(ValueError, match=r"seed must be an int in \[0, 2\*\*31\)"):
+            rld.rank_seed(bad)
     rld.print0("only root speaks")
     assert capsys.readouterr().out == "only root speaks\n"
 

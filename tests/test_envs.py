@@ -411,3 +411,19 @@ def test_rollout_vmaps_over_seeds():
         jax.tree.map(_close, jax.tree.map(lambda x, i=i: x[i], both), one)
     _close(both.policy_extras, both.obs[..., 0])
     assert not np.allclose(both.obs[0], both.obs[1])
+
+
+def test_bad_counts_are_refused_by_name():
+    # Step limits, batch sizes and rollout lengths must be integers >= 1.
+    for make in (envs.cartpole, envs.acrobot, envs.pendulum):
+        with pytest.raises(
+            ValueError, match="max_episode_steps must be an integer >= 1"
+        ):
+            make(max_episode_steps=0)
+    env = envs.cartpole()
+    with pytest.raises(ValueError, match="num_envs must be an integer >= 1, got -1"):
+        envs.reset_batch(env, jax.random.key(0), -1)
+    state, _ = envs.reset_batch(env, jax.random.key(0), 2)
+    policy = lambda params, key, obs: (jnp.int32(0), ())  # noqa: E731
+    with pytest.raises(ValueError, match="num_steps must be an integer >= 1, got 0"):
+        envs.rollout(jax.random.key(1), env, policy, None, state, 0)

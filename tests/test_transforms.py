@@ -191,3 +191,10 @@ def test_vmap_equals_loop():
     fn = jax.jit(lambda v: rlb.transform_to_2hot(v, -2.0, 2.0, 9))
     batched = jax.vmap(fn)(x)
     np.testing.assert_allclose(batched, np.stack([fn(row) for row in x]), atol=0)
+
+
+def test_one_hot_refuses_a_bad_num_classes():
+    with pytest.raises(ValueError, match="num_classes must be an integer >= 1, got -1"):
+        rlb.one_hot(jnp.zeros(2, jnp.int32), -1)
+    # numpy ints are integers: index 1 of 3 classes.
+    assert rlb.one_hot(jnp.ones(1, jnp.int32), np.int64(3)).tolist() == [[0, 1, 0]]

@@ -29,6 +29,8 @@ def one_hot(
       [..., num_classes] one-hot array; out-of-range indices give all zeros.
     """
     checks.check_dtype(indices, "int", "indices")
+    if not checks.is_integer(num_classes) or num_classes < 1:
+        raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
     return jax.nn.one_hot(indices, num_classes, dtype=dtype)
 
 

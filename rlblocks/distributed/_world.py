@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 
+from rlblocks._src import checks
+
 try:  # mpi4py is optional: without it this is a 1-rank world.
     from mpi4py import MPI
 except ImportError:  # pragma: no cover - exercised only without the mpi extra
@@ -107,8 +109,8 @@ def rank_seed(seed: int, comm: Any = None) -> int:
     Returns:
       An int in [0, 2³¹), usable by `jax.random.key`, numpy and gymnasium.
     """
-    if int(seed) < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed}")
+    if not checks.is_integer(seed) or not 0 <= seed < 2**31:
+        raise ValueError(f"seed must be an int in [0, 2**31), got {seed!r}")
     return (int(seed) + 1_000_003 * rank(comm)) % 2**31
 
 

@@ -127,6 +127,7 @@ def acrobot(max_episode_steps: int = 500) -> base.Env:
       sparse coarse coding", 1996; Sutton and Barto, "Reinforcement Learning: An
       Introduction", 1998.
     """
+    max_episode_steps = base.check_count(max_episode_steps, "max_episode_steps")
 
     def step(key, state, action):
         del key  # deterministic (gymnasium's torque noise is 0)

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from rlblocks._src import types
+from rlblocks._src import checks, types
 
 
 class EnvSpec(NamedTuple):
@@ -167,7 +167,15 @@ def reset_batch(env: Env, key: types.PRNGKey, num_envs: int) -> tuple[Any, jax.A
     Returns:
       `(state, obs)` with a leading axis [N] on every leaf.
     """
+    check_count(num_envs, "num_envs")
     return jax.vmap(env.reset)(jax.random.split(key, num_envs))
+
+
+def check_count(value, name: str) -> int:
+    """Return `value` as an int, raising ValueError unless it is an integer >= 1."""
+    if not checks.is_integer(value) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
 
 
 def time_limit(time: jax.Array, max_episode_steps: int) -> tuple[jax.Array, jax.Array]:

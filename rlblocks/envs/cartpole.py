@@ -97,6 +97,7 @@ def cartpole(max_episode_steps: int = 500) -> base.Env:
       Barto, Sutton and Anderson, "Neuronlike adaptive elements that can solve
       difficult learning control problems", 1983.
     """
+    max_episode_steps = base.check_count(max_episode_steps, "max_episode_steps")
 
     def step(key, state, action):
         del key  # deterministic

@@ -77,6 +77,7 @@ def pendulum(max_episode_steps: int = 200, g: float = 10.0) -> base.Env:
       `Env(reset, step, spec, observe)`; actions are [1] float torques (clipped
       to [-2, 2]); observations are [3] float32 (cos θ, sin θ, θ̇).
     """
+    max_episode_steps = base.check_count(max_episode_steps, "max_episode_steps")
 
     def step(key, state, action):
         del key  # deterministic

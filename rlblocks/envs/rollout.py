@@ -70,6 +70,7 @@ def rollout(
       are `env.observe(env_state)`, for bootstrapping) and a time-major
       `Trajectory` with leading axes [T, N].
     """
+    base.check_count(num_steps, "num_steps")
     observe = jax.vmap(env.observe)
     num_envs = jax.tree.leaves(env_state)[0].shape[0]
     if batched_policy:
