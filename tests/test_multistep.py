@@ -1036,3 +1036,30 @@ def test_integer_rewards_and_discounts_equal_their_float_values():
         got = fn(ones_i, ones_i)
         assert jnp.result_type(got) == jnp.float32, name
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), err_msg=name)
+
+
+def test_lambda_outside_the_unit_interval_is_refused():
+    # A trace decay λ outside [0, 1] makes the returns diverge or alternate sign:
+    # refused by name whenever it is concrete (scalar or per step); a traced λ is
+    # the caller's business.
+    r, d, v, v5 = jnp.ones(4), jnp.full(4, 0.9), jnp.arange(4.0), jnp.arange(5.0)
+    q, a = jnp.ones((4, 3)), jnp.zeros(4, jnp.int32)
+    calls = {
+        "lambda_returns": lambda lam: rlb.lambda_returns(r, d, v, lam),
+        "gae": lambda lam: rlb.truncated_generalized_advantage_estimation(
+            r, d, lam, v5
+        ),
+        "td_lambda": lambda lam: rlb.td_lambda(v, r, d, v, lam),
+        "retrace": lambda lam: rlb.retrace(q, q, a, a, r, d, q / 3, jnp.ones(4), lam),
+        "transformed_retrace": lambda lam: rlb.transformed_retrace(
+            q, q, a, a, r, d, q / 3, jnp.ones(4), lam
+        ),
+    }
+    for name, fn in calls.items():
+        for bad in (1.5, -0.5, jnp.array([0.5, 0.5, 2.0, 0.5])):
+            with pytest.raises(ValueError, match=r"lambda_ must lie in \[0.0, 1.0\]"):
+                fn(bad)
+        for ok in (1.0, jnp.full(4, 0.5)):  # the bound and a per-step λ are fine
+            assert np.all(np.isfinite(np.asarray(fn(ok)))), name
+    traced = jax.jit(lambda lam: rlb.lambda_returns(r, d, v, lam))
+    assert traced(0.5).shape == (4,)

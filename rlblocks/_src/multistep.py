@@ -44,6 +44,12 @@ def per_step(x: Numeric, size: int, name: str, dtype) -> Array:
     return jnp.broadcast_to(x, (size,))
 
 
+def lambda_per_step(lambda_: Numeric, size: int, name: str, dtype) -> Array:
+    """`per_step` for a trace-decay parameter, checked to lie in [0, 1] if concrete."""
+    checks.check_in_range(lambda_, 0.0, 1.0, name)
+    return per_step(lambda_, size, name, dtype)
+
+
 def linear_scan(a: Array, b: Array, init: Array) -> Array:
     """Solve Gₜ = aₜ + bₜ Gₜ₊₁ backwards from G_T = init; returns [G₀ … G_T₋₁]."""
 
@@ -111,7 +117,7 @@ def lambda_returns(
         }
     )
     r_t, discount_t, v_t = (jnp.asarray(x) for x in (r_t, discount_t, v_t))
-    lam = per_step(lambda_, dims["T"], "lambda_", v_t.dtype)
+    lam = lambda_per_step(lambda_, dims["T"], "lambda_", v_t.dtype)
     a = r_t + discount_t * (1.0 - lam) * v_t
     returns = linear_scan(a, discount_t * lam, v_t[-1])
     return maybe_stop_gradient(returns, stop_target_gradients)
@@ -186,7 +192,7 @@ def n_step_bootstrapped_returns(
         raise ValueError(f"n must be a positive integer, got {n!r}")
     size = dims["T"]
     r_t, discount_t, v_t = (jnp.asarray(x) for x in (r_t, discount_t, v_t))
-    lam = per_step(lambda_t, size, "lambda_t", v_t.dtype)
+    lam = lambda_per_step(lambda_t, size, "lambda_t", v_t.dtype)
     # Past the end: a = 0, b = 1, so the bootstrap passes through unchanged.
     a = jnp.append(r_t + discount_t * (1.0 - lam) * v_t, 0.0)
     b = jnp.append(discount_t * lam, 1.0)
@@ -232,7 +238,7 @@ def truncated_generalized_advantage_estimation(
     )
     checks.check_shapes({"values": (values, "T1", "float")}, {"T1": dims["T"] + 1})
     r_t, discount_t, values = (jnp.asarray(x) for x in (r_t, discount_t, values))
-    lam = per_step(lambda_, dims["T"], "lambda_", values.dtype)
+    lam = lambda_per_step(lambda_, dims["T"], "lambda_", values.dtype)
     delta = r_t + discount_t * values[1:] - values[:-1]
     advantages = linear_scan(delta, discount_t * lam, 0.0)
     return maybe_stop_gradient(advantages, stop_target_gradients)
@@ -277,7 +283,7 @@ def importance_corrected_td_errors(
     r_t, discount_t, rho_tm1, values = (
         jnp.asarray(x) for x in (r_t, discount_t, rho_tm1, values)
     )
-    lam = per_step(lambda_, dims["T"], "lambda_", values.dtype)
+    lam = lambda_per_step(lambda_, dims["T"], "lambda_", values.dtype)
     rho_t = jnp.append(rho_tm1[1:], 1.0)
     delta = r_t + discount_t * values[1:] - values[:-1]
     errors = rho_tm1 * linear_scan(delta, discount_t * lam * rho_t, 0.0)

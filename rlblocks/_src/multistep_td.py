@@ -196,7 +196,7 @@ def retrace(
         {"T": jnp.shape(q_t)[0], "A": jnp.shape(q_t)[1]},
     )
     q_tm1, pi_t = jnp.asarray(q_tm1), jnp.asarray(pi_t)
-    lam = multistep.per_step(lambda_, dims["T"], "lambda_", pi_t.dtype)
+    lam = multistep.lambda_per_step(lambda_, dims["T"], "lambda_", pi_t.dtype)
     c_t = jnp.minimum(1.0, _pick(pi_t, a_t) / (jnp.asarray(mu_t) + eps)) * lam
     target = multistep.general_off_policy_returns_from_action_values(
         q_t, a_t, r_t, discount_t, c_t, pi_t, stop_target_gradients
@@ -239,7 +239,7 @@ def retrace_continuous(
     )
     checks.check_shapes({"log_rhos": (log_rhos, "K", "float")}, {"K": dims["T"] - 1})
     log_rhos = jnp.asarray(log_rhos)
-    lam = multistep.per_step(lambda_, dims["T"] - 1, "lambda_", log_rhos.dtype)
+    lam = multistep.lambda_per_step(lambda_, dims["T"] - 1, "lambda_", log_rhos.dtype)
     c_t = jnp.minimum(1.0, jnp.exp(log_rhos)) * lam
     target = multistep.general_off_policy_returns_from_q_and_v(
         q_t, v_t, r_t, discount_t, c_t, stop_target_gradients

@@ -37,6 +37,7 @@ def _as_float(*xs):
 
 
 def _check_lambda(lambda_, name: str, length: int) -> None:
+    checks.check_in_range(lambda_, 0.0, 1.0, name)
     if jnp.ndim(lambda_) == 1:
         checks.check_shapes({name: (lambda_, "T")}, {"T": length})
     else:
@@ -334,7 +335,9 @@ def transformed_retrace(
             "mu_t": (mu_t, "T", "float"),
         }
     )
-    lam = multistep.per_step(lambda_, dims["T"], "lambda_", jnp.result_type(pi_t))
+    lam = multistep.lambda_per_step(
+        lambda_, dims["T"], "lambda_", jnp.result_type(pi_t)
+    )
     pi_a_t = transforms.batched_index(pi_t, a_t)
     c_t = jnp.minimum(1.0, pi_a_t / (jnp.asarray(mu_t) + eps)) * lam
     target = transformed_general_off_policy_returns_from_action_values(

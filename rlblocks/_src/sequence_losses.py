@@ -80,6 +80,7 @@ def _pad(valid: Array, x: ArrayLike, fill: float = 0.0) -> Array:
 
 def _lambda(lambda_, dims, has_next, dtype) -> Array:
     """λ as [T, B], zero at each sequence's last valid step (no trace past it)."""
+    checks.check_in_range(lambda_, 0.0, 1.0, "lambda_")
     lam = jnp.asarray(lambda_, dtype)
     if lam.ndim != 0:
         checks.check_shapes({"lambda_": (lam, "T B")}, dims)

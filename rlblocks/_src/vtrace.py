@@ -40,7 +40,7 @@ def _inputs(v_tm1, v_t, r_t, discount_t, rho_tm1, lambda_, sample_mask):
     )
     xs = [jnp.asarray(x) for x in (v_tm1, v_t, r_t, discount_t, rho_tm1)]
     dtype = xs[0].dtype
-    lam = multistep.per_step(lambda_, dims["T"], "lambda_", dtype)
+    lam = multistep.lambda_per_step(lambda_, dims["T"], "lambda_", dtype)
     if sample_mask is None:
         mask = jnp.ones(dims["T"], dtype)
     else:
