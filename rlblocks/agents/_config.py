@@ -6,8 +6,9 @@ Each config's `__post_init__` states its fields' ranges as a table and calls
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
+
+from rlblocks._src import checks
 
 INF = float("inf")
 
@@ -49,23 +50,20 @@ def check_fields(
                 raise ValueError(f"{_name(config, field)} must be > 0 or None, got 0")
     for field, low in dict(ints).items():
         value = getattr(config, field)
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if not checks.is_integer(value):
             raise ValueError(f"{_name(config, field)} must be an int, got {value!r}")
         if value < low:
             raise ValueError(f"{_name(config, field)} must be >= {low}, got {value}")
     for field in sizes:
         value = getattr(config, field)
-        if not all(
-            isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1
-            for h in value
-        ):
+        if not all(checks.is_integer(h) and h >= 1 for h in value):
             raise ValueError(f"{_name(config, field)} must be ints >= 1, got {value!r}")
 
 
 def check_number(config, field: str, low: float, high: float) -> None:
     """Raise ValueError unless `config.field` is a real number in [low, high]."""
     value = getattr(config, field)
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not checks.is_number(value):
         raise ValueError(f"{_name(config, field)} must be a number, got {value!r}")
     if not low <= value <= high:  # also false for NaN
         raise ValueError(
